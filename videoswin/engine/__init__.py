@@ -1,0 +1,2 @@
+"""Training machinery: optimizer-wrapper constructors and hooks."""
+from . import hooks, optimizers  # noqa: F401
