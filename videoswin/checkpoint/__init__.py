@@ -1,1 +1,14 @@
+"""Checkpoint reading, kind detection, 2D->3D inflation and loading with a summary.
 
+Every checkpoint in videoswin is read through :func:`safe_load`; see docs/checkpoints.md.
+"""
+from .detect import CheckpointInfo, CheckpointKindError, read_checkpoint
+from .io import UnsafeCheckpointError, install_safe_loader, safe_load
+from .load import (CheckpointMismatchError, LoadSummary, load_model_checkpoint,
+                   load_pretrained)
+
+__all__ = [
+    'CheckpointInfo', 'CheckpointKindError', 'CheckpointMismatchError', 'LoadSummary',
+    'UnsafeCheckpointError', 'install_safe_loader', 'load_model_checkpoint',
+    'load_pretrained', 'read_checkpoint', 'safe_load'
+]

@@ -1,1 +1,1 @@
-
+from .cls_head import VideoClsHead  # noqa: F401

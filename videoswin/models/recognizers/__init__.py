@@ -1,1 +1,1 @@
-
+from .video_recognizer import VideoRecognizer  # noqa: F401

@@ -1,0 +1,14 @@
+# Kinetics-700: the Kinetics-400 clips, pipelines and loaders (kinetics400_32x2x1.py)
+# on the Kinetics-700 lists.
+_base_ = ['./kinetics400_32x2x1.py']
+
+data_root = 'data/kinetics700/videos_train'
+data_root_val = 'data/kinetics700/videos_val'
+ann_file_train = 'data/kinetics700/kinetics700_train_list_videos.txt'
+ann_file_val = 'data/kinetics700/kinetics700_val_list_videos.txt'
+ann_file_test = 'data/kinetics700/kinetics700_val_list_videos.txt'
+
+train_dataloader = dict(dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root)))
+val_dataloader = dict(dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root_val)))
+test_dataloader = dict(dataset=dict(ann_file=ann_file_test,
+                                    data_prefix=dict(video=data_root_val)))

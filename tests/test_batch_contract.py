@@ -1,0 +1,111 @@
+"""The batch contract (issue 5 item 4): global batch = processes x per-process batch x
+accumulation steps; lr scales linearly from the recipe's global batch when asked; a
+mismatch without scaling warns; accumulation never shrinks the loader batch."""
+import copy
+
+import pytest
+import torch
+from mmaction.structures import ActionDataSample
+from mmengine.optim import OptimWrapper
+
+from videoswin.engine.batch_contract import (BatchContract, mismatch_warning, read_contract,
+                                             split_global_batch)
+from videoswin.registry import MODELS
+from videoswin.utils import register_all_modules
+
+register_all_modules()
+
+
+def test_global_batch_is_the_product_of_the_three_factors():
+    contract = read_contract(per_process=2, accumulation=4, world_size=8, recipe_batch=64)
+    assert contract.global_batch == 64 and contract.lr_ratio == 1.0
+    assert contract.describe() == ('global batch 64 = 8 processes x 2 per process x '
+                                   '4 accumulation steps (recipe: 64)')
+    half = read_contract(per_process=8, accumulation=1, world_size=4, recipe_batch=64)
+    assert half.global_batch == 32 and half.lr_ratio == 0.5
+
+
+@pytest.mark.parametrize('kwargs, key', [
+    (dict(per_process=0, accumulation=8), 'train_dataloader.batch_size'),
+    (dict(per_process=8, accumulation=0), 'optim_wrapper.accumulative_counts'),
+    (dict(per_process=2.5, accumulation=1), 'train_dataloader.batch_size'),
+    (dict(per_process=1, accumulation=True), 'optim_wrapper.accumulative_counts'),
+])
+def test_a_zero_or_fractional_factor_fails_naming_its_config_key(kwargs, key):
+    with pytest.raises(ValueError, match=key):
+        read_contract(world_size=1, recipe_batch=64, **kwargs)
+
+
+@pytest.mark.parametrize('world_size', [1, 2, 4, 8, 16, 32, 64])
+@pytest.mark.parametrize('max_per_process', range(1, 11))
+def test_split_keeps_the_global_batch_with_the_largest_loader_batch_that_fits(
+        world_size, max_per_process):
+    per_process, steps = split_global_batch(64, world_size, max_per_process)
+    assert world_size * per_process * steps == 64
+    assert 1 <= per_process <= max_per_process and steps >= 1
+    owed = 64 // world_size
+    assert not any(owed % b == 0 for b in range(per_process + 1, min(owed, max_per_process) + 1))
+
+
+def test_split_refuses_a_process_count_that_does_not_divide_the_batch():
+    with pytest.raises(ValueError, match='not divisible by 3 processes'):
+        split_global_batch(64, 3, 8)
+
+
+def test_mismatch_warns_only_when_scaling_is_off_and_its_fix_restores_the_recipe_batch():
+    assert mismatch_warning(read_contract(8, 1, 8, 64), scale_enabled=False) is None
+    small = read_contract(per_process=4, accumulation=1, world_size=2, recipe_batch=64)
+    assert mismatch_warning(small, scale_enabled=True) is None
+    message = mismatch_warning(small, scale_enabled=False)
+    assert 'global batch 8 = 2 processes x 4 per process x 1 accumulation step' in message
+    assert '--auto-scale-lr to scale it by 0.125' in message
+    steps = int(message.split('optim_wrapper.accumulative_counts=')[1].split()[0])
+    assert read_contract(4, steps, 2, 64).global_batch == 64
+
+    # a per-process batch that cannot reach 64 by accumulation: suggest a new split
+    odd = read_contract(per_process=3, accumulation=1, world_size=2, recipe_batch=64)
+    message = mismatch_warning(odd, scale_enabled=False)
+    batch = int(message.split('train_dataloader.batch_size=')[1].split()[0])
+    steps = int(message.split('optim_wrapper.accumulative_counts=')[1].split()[0])
+    assert 1 <= batch <= 3 and BatchContract(2, batch, steps, 64).global_batch == 64
+
+
+def _recognizer() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return MODELS.build(dict(
+        type='VideoRecognizer',
+        backbone=dict(type='SwinTransformer3D', embed_dim=8, depths=(1, 1), num_heads=(1, 2),
+                      window_size=(2, 4, 4), drop_path_rate=0.),
+        cls_head=dict(type='VideoClsHead', in_channels=16, num_classes=3, dropout_ratio=0.),
+        data_preprocessor=dict(type='ActionDataPreprocessor', format_shape='NCTHW')))
+
+
+def _batch(clips: torch.Tensor, labels: torch.Tensor) -> dict:
+    return dict(inputs=[clip[None] for clip in clips],
+                data_samples=[ActionDataSample().set_gt_labels(int(y)) for y in labels])
+
+
+def test_accumulating_4_loader_batches_of_2_updates_like_one_batch_of_8():
+    """The loader batch stays 2 (never 8 // 4 or 2 // 4); mmengine averages the loss over
+    the 4 micro-batches, so the update equals one batch of 8 (SGD lr 1: update = -grad)."""
+    gen = torch.Generator().manual_seed(0)
+    clips = torch.randint(0, 256, (8, 3, 4, 16, 16), generator=gen).float()
+    labels = torch.randint(0, 3, (8, ), generator=gen)
+    accumulated, whole = _recognizer(), _recognizer()
+    before = copy.deepcopy(whole.state_dict())
+
+    wrapper = OptimWrapper(torch.optim.SGD(accumulated.parameters(), lr=1.0),
+                           accumulative_counts=4)
+    wrapper.initialize_count_status(accumulated, init_counts=0, max_counts=4)
+    for start in range(0, 8, 2):
+        batch = _batch(clips[start:start + 2], labels[start:start + 2])
+        assert len(batch['inputs']) == 2
+        accumulated.train_step(batch, wrapper)
+    whole.train_step(_batch(clips, labels),
+                     OptimWrapper(torch.optim.SGD(whole.parameters(), lr=1.0)))
+
+    moved = 0
+    for name, value in accumulated.state_dict().items():
+        torch.testing.assert_close(value, whole.state_dict()[name], rtol=1e-4, atol=1e-6, msg=name)
+        moved += int(not torch.equal(value, before[name]))
+    assert moved > 10  # the comparison is not vacuous: parameters did change

@@ -1,0 +1,165 @@
+"""safe_load refuses pickles that would run code, and still reads real mmengine checkpoints."""
+import builtins
+import os
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.logging import HistoryBuffer
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
+
+from videoswin.checkpoint import UnsafeCheckpointError, install_safe_loader, safe_load
+from videoswin.checkpoint.io import TRUST_ENV_VAR
+
+
+class _WritesMarker:
+    """Unpickling this object would create a file: the classic code-execution pickle."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return builtins.exec, (f'open({self.marker!r}, "w").close()',)
+
+
+class _LooksUpAttribute:
+    """Pickles as getattr(owner, name): how HistoryBuffer methods are stored, and abusable."""
+
+    def __init__(self, owner, name: str):
+        self.owner, self.name = owner, name
+
+    def __reduce__(self):
+        return getattr, (self.owner, self.name)
+
+
+class _TinyModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, x, y, mode='loss'):
+        out = self.linear(x)
+        return dict(loss=((out - y)**2).mean()) if mode == 'loss' else out
+
+
+class _TinyDataset(torch.utils.data.Dataset):
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        return dict(x=torch.full((2, ), float(i)), y=torch.ones(1))
+
+
+def tiny_runner(work_dir: str, max_epochs: int, **kwargs) -> Runner:
+    """A real mmengine Runner with an optimizer, two param schedulers and a message hub."""
+    torch.manual_seed(0)  # the model is built before the Runner seeds anything
+    return Runner(
+        model=_TinyModel(),
+        work_dir=work_dir,
+        train_dataloader=dict(
+            dataset=_TinyDataset(), batch_size=2, collate_fn=dict(type='default_collate'),
+            sampler=dict(type='DefaultSampler', shuffle=True)),
+        optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.01)),
+        param_scheduler=[
+            dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1),
+            dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=3, T_max=2)
+        ],
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
+                           logger=dict(type='LoggerHook', interval=100)),
+        randomness=dict(seed=0),
+        log_level='WARNING',
+        **kwargs)
+
+
+@pytest.fixture(scope='module')
+def mmengine_checkpoint(tmp_path_factory) -> str:
+    """epoch_1.pth written by a real one-epoch mmengine training run."""
+    work_dir = str(tmp_path_factory.mktemp('runner'))
+    tiny_runner(work_dir, max_epochs=1).train()
+    return osp.join(work_dir, 'epoch_1.pth')
+
+
+def test_code_running_pickle_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'payload': _WritesMarker(str(marker))}, path)
+
+    with pytest.raises(UnsafeCheckpointError) as info:
+        safe_load(path)
+
+    message = str(info.value)
+    assert str(path) in message
+    assert 'builtins.exec' in message
+    assert 'trusted=True' in message and TRUST_ENV_VAR in message
+    assert '\n' not in message
+    assert not marker.exists()
+
+
+def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    allowed, escaping = tmp_path / 'allowed.pth', tmp_path / 'escaping.pth'
+    torch.save({'m': _LooksUpAttribute(HistoryBuffer, 'mean')}, allowed)
+    torch.save({'m': _LooksUpAttribute(HistoryBuffer, '__init__')}, escaping)
+
+    assert safe_load(allowed)['m'] is HistoryBuffer.mean
+    with pytest.raises(UnsafeCheckpointError, match=r"getattr\(HistoryBuffer, '__init__'\)"):
+        safe_load(escaping)
+
+
+def test_trusted_opt_in_loads_unrestricted(tmp_path, monkeypatch):
+    marker = tmp_path / 'ran'
+    path = tmp_path / 'trusted.pth'
+    torch.save({'payload': _WritesMarker(str(marker))}, path)
+
+    safe_load(path, trusted=True)
+    assert marker.exists()
+
+    marker.unlink()
+    monkeypatch.setenv(TRUST_ENV_VAR, '1')
+    safe_load(path)
+    assert marker.exists()
+
+
+def test_mmengine_training_checkpoint_loads_with_its_history(mmengine_checkpoint):
+    reference = torch.load(mmengine_checkpoint, weights_only=False)
+    loaded = safe_load(mmengine_checkpoint)
+
+    assert set(loaded) == {'meta', 'state_dict', 'message_hub', 'optimizer', 'param_schedulers'}
+    for name, buffer in reference['message_hub']['log_scalars'].items():
+        restored = loaded['message_hub']['log_scalars'][name]
+        assert isinstance(restored, HistoryBuffer)
+        assert (restored.data[0] == buffer.data[0]).all()
+    assert loaded['message_hub']['runtime_info'] == reference['message_hub']['runtime_info']
+    for key, value in reference['state_dict'].items():
+        assert torch.equal(loaded['state_dict'][key], value)
+
+
+def test_install_safe_loader_is_idempotent_and_routes_local_paths(mmengine_checkpoint):
+    install_safe_loader()
+    schemes = dict(CheckpointLoader._schemes)
+    install_safe_loader()
+
+    assert dict(CheckpointLoader._schemes) == schemes
+    loader = CheckpointLoader._get_checkpoint_loader(mmengine_checkpoint)
+    assert loader.__module__ == 'videoswin.checkpoint.io'
+    assert set(_load_checkpoint(mmengine_checkpoint)) >= {'state_dict', 'message_hub'}
+
+
+def test_mmengine_resume_goes_through_the_safe_loader(tmp_path, mmengine_checkpoint):
+    install_safe_loader()
+    continuous_dir, resumed_dir = str(tmp_path / 'continuous'), str(tmp_path / 'resumed')
+    continuous = tiny_runner(continuous_dir, max_epochs=2)
+    continuous.train()
+
+    resumed = tiny_runner(resumed_dir, max_epochs=2, resume=True, load_from=mmengine_checkpoint)
+    resumed.train()
+
+    assert resumed.epoch == continuous.epoch == 2 and resumed.iter == continuous.iter == 8
+    for key, value in continuous.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=1e-6)
+    assert not os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')

@@ -1,0 +1,70 @@
+"""Convert a HF transformers 2D Swin to the Microsoft layout, ready to inflate.
+
+Reads a ``save_pretrained`` directory, ``model.safetensors`` or ``pytorch_model.bin``
+(transformers 4.x or 5.x key names; ``SwinModel`` or ``SwinForImageClassification``)
+and writes ``{'model': state_dict}`` as microsoft/Swin-Transformer does, with q/k/v
+fused into ``qkv``. Use the result as ``model.backbone.pretrained`` with
+``pretrained2d=True``; the loader reads HF files directly too, so converting is only
+needed to share a single ``.pth`` file.
+
+    python tools/convert/hf_to_videoswin.py HF_DIR_OR_FILE OUT.pth [--trusted]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+from typing import List, Optional
+
+import torch
+from mmengine.logging import print_log
+
+from videoswin.checkpoint import CheckpointKindError, read_checkpoint
+from videoswin.checkpoint.layouts import is_rebuilt_buffer
+
+_ARCH_FIELDS = ('embed_dim', 'depths', 'num_heads', 'window_size', 'patch_size', 'image_size')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('src', help='HF save_pretrained directory, model.safetensors or '
+                        'pytorch_model.bin')
+    parser.add_argument('dst', help='output checkpoint (.pth)')
+    parser.add_argument('--trusted', action='store_true',
+                        help='unrestricted unpickling of a .bin SRC (only for files you trust)')
+    return parser.parse_args(argv)
+
+
+def _hf_config(src: str) -> dict:
+    """The architecture fields of the config.json beside the weights, if there is one."""
+    directory = src if osp.isdir(src) else osp.dirname(src)
+    path = osp.join(directory, 'config.json')
+    if not osp.isfile(path):
+        return {}
+    with open(path) as config_file:
+        config = json.load(config_file)
+    return {key: config[key] for key in _ARCH_FIELDS if key in config}
+
+
+def convert(src: str, dst: str, trusted: bool = False) -> str:
+    """Write ``dst``; return a one-line description of what was written."""
+    state_dict, info = read_checkpoint(src, trusted=trusted)
+    if info.layout != 'hf-transformers':
+        raise CheckpointKindError(f'{src} is a {info.describe()} checkpoint, not a HF '
+                                  'transformers Swin')
+    state_dict = {k: v for k, v in state_dict.items() if not is_rebuilt_buffer(k)}
+    arch = _hf_config(src)
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    torch.save({'model': state_dict, 'meta': dict(converted_from='hf-transformers', **arch)},
+               dst)
+    arch_note = f'; architecture {arch}' if arch else ''
+    return (f'{src} -> {dst}: {len(state_dict)} tensors in the Microsoft 2D layout{arch_note}. '
+            'Use it as model.backbone.pretrained with pretrained2d=True.')
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    print_log(convert(args.src, args.dst, args.trusted), logger='current')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,60 @@
+"""Convert a HF transformers ViViT (Model 1) checkpoint to a videoswin recognizer.
+
+Reads a ``VivitForVideoClassification`` / ``VivitModel`` ``save_pretrained`` directory or
+weights file (transformers 4.x or 5.x key names; q/k/v are fused, the unused pooler is
+dropped) and writes ``{'meta', 'state_dict'}`` with ``backbone.*`` and
+``cls_head.fc_cls.*`` keys for ``load_from`` or ``tools/test.py``. HF implements only
+Model 1 (spatio-temporal); the printed backbone settings say so.
+
+    python tools/convert/vivit_to_videoswin.py SRC OUT.pth
+"""
+import argparse
+import os
+import os.path as osp
+from typing import List, Optional
+
+import torch
+from mmengine.logging import print_log
+
+from videoswin.models.backbones.vit_weights import read_hf_config, read_state_dict
+from videoswin.models.backbones.vivit import infer_vivit_args, vivit_state_dict
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('src', help='HF directory or weights file (model.safetensors, '
+                        'pytorch_model.bin)')
+    parser.add_argument('dst', help='output checkpoint (.pth)')
+    return parser.parse_args(argv)
+
+
+def convert(src: str, dst: str) -> str:
+    """Write ``dst``; return a one-line description including the fitting backbone config."""
+    backbone, head = vivit_state_dict(read_state_dict(src))
+    if 'patch_embed.proj.weight' not in backbone:
+        raise ValueError(f'{src} holds no ViViT weights (no tubelet embedding found)')
+    args = infer_vivit_args(backbone)
+    hf_config = read_hf_config(src)
+    if hf_config:
+        args['arch']['num_heads'] = hf_config.get('num_attention_heads', args['arch']['num_heads'])
+        args.update(num_frames=hf_config.get('num_frames'), img_size=hf_config.get('image_size'))
+        if hf_config.get('hidden_act') == 'gelu':
+            args['act'] = 'gelu'
+    state_dict = {f'backbone.{k}': v for k, v in backbone.items()}
+    state_dict.update({f'cls_head.fc_cls.{k}': v for k, v in head.items()})
+    meta = dict(converted_from=osp.basename(osp.normpath(src)), backbone=args)
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    torch.save({'meta': meta, 'state_dict': state_dict}, dst)
+    classes = f'{head["weight"].shape[0]}-class head' if head else 'no head'
+    return (f'{src} -> {dst}: {len(backbone)} backbone tensors, {classes}. '
+            f'Backbone config: dict(type=\'ViViT\', '
+            + ', '.join(f'{k}={v!r}' for k, v in args.items()) + ')')
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    print_log(convert(args.src, args.dst), logger='current')
+
+
+if __name__ == '__main__':
+    main()

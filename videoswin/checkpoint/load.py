@@ -1,0 +1,189 @@
+"""Loading weights into a backbone or a whole recognizer, with one line saying what happened.
+
+Two routes, matching the two config options:
+
+* ``model.backbone.pretrained=PATH`` -> :func:`load_pretrained` (called by the
+  backbone's ``init_weights``): a 2D ImageNet Swin with ``pretrained2d=True`` (inflated),
+  or a 3D video backbone / recognizer with ``pretrained2d=False`` (backbone part only).
+* ``load_from=PATH`` / a tool's ``CHECKPOINT`` -> :func:`load_model_checkpoint`: a
+  whole video recognizer (official, mmaction2 ``norm3`` or ours).
+
+A checkpoint of the wrong kind for its route stops with one message naming the right
+option. Every load logs one line: ``loaded N, inflated N, ignored N [...], missing N``.
+Keys the model needs but the file lacks are an error unless ``strict=False``; so are
+shape mismatches (named) and, for whole models, keys the model does not have.
+"""
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List
+
+import torch
+from mmengine.logging import print_log
+from torch import nn
+
+from .detect import CheckpointInfo, CheckpointKindError, read_checkpoint
+from .inflate import inflate_state_dict
+from .layouts import StateDict, is_rebuilt_buffer
+
+# 2D-model tensors with no place in a video backbone: classifier, absolute position
+# embedding, masked-image-modelling token.
+_IMAGE_ONLY = re.compile(r'^(head\.|absolute_pos_embed$|mask_token$)')
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint's keys or shapes do not fit the model."""
+
+
+@dataclass
+class LoadSummary:
+    """What a load did. ``str()`` is the one line that is logged.
+
+    Attributes:
+        source: the checkpoint path.
+        kind: what the checkpoint was detected to be.
+        loaded: tensors copied into the model.
+        inflated: of those, tensors inflated from 2D.
+        ignored: checkpoint keys not used (2D classifier, other heads; with
+            ``strict=False`` also unknown or mis-shaped keys).
+        missing: model keys the checkpoint did not provide (kept at their initial values).
+        meta: the checkpoint's ``meta`` dict ({} if none).
+    """
+    source: str
+    kind: str
+    loaded: int
+    inflated: int = 0
+    ignored: List[str] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)
+    meta: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __str__(self) -> str:
+        parts = [f'loaded {self.loaded}', f'inflated {self.inflated}',
+                 f'ignored {len(self.ignored)}' + (f' {summarise_keys(self.ignored)}'
+                                                   if self.ignored else ''),
+                 f'missing {len(self.missing)}' + (f' {summarise_keys(self.missing)}'
+                                                   if self.missing else '')]
+        return f'{self.source} ({self.kind}): ' + ', '.join(parts)
+
+
+def summarise_keys(keys: List[str], limit: int = 3) -> str:
+    """A few key names, indices that vary folded to ``*``: ``[layers.3.blocks.*.x (x2), ...]``."""
+    index = re.compile(r'(?<=\.)\d+(?=\.)')
+    groups: Dict[str, List[List[str]]] = {}
+    for key in keys:
+        groups.setdefault(index.sub('*', key), []).append(index.findall(key))
+    shown = []
+    for pattern, indices in list(groups.items())[:limit]:
+        for column in zip(*indices):  # an index shared by the whole group is kept
+            pattern = pattern.replace('*', column[0] if len(set(column)) == 1 else '#', 1)
+        name = pattern.replace('#', '*')
+        shown.append(name if len(indices) == 1 else f'{name} (x{len(indices)})')
+    if len(groups) > limit:
+        shown.append(f'+{len(groups) - limit} more')
+    return '[' + ', '.join(shown) + ']'
+
+
+def _shape_report(keys: List[str], state: StateDict, target: StateDict, limit: int = 4) -> str:
+    lines = [f'{k} (checkpoint {tuple(state[k].shape)}, model {tuple(target[k].shape)})'
+             for k in keys[:limit]]
+    if len(keys) > limit:
+        lines.append(f'+{len(keys) - limit} more')
+    return '; '.join(lines)
+
+
+def apply_state_dict(module: nn.Module, state: StateDict, info: CheckpointInfo, strict: bool,
+                     inflated: int = 0,
+                     ignorable: Callable[[str], bool] = lambda key: False) -> LoadSummary:
+    """Copy ``state`` into ``module`` after checking names and shapes; log the summary.
+
+    ``ignorable`` marks checkpoint keys that are expected to be unused (they never
+    fail a strict load). Rebuilt buffers (relative_position_index, attn_mask) are
+    neither taken from the file nor counted as missing.
+    """
+    target = module.state_dict()
+    state = {k: v for k, v in state.items() if not is_rebuilt_buffer(k)}
+    mismatched = [k for k in state if k in target and state[k].shape != target[k].shape]
+    unexpected = [k for k in state if k not in target]
+    missing = [k for k in target if k not in state and not is_rebuilt_buffer(k)]
+    unknown = [k for k in unexpected if not ignorable(k)]
+    if strict and (mismatched or missing or unknown):
+        problems = []
+        if mismatched:
+            problems.append('shapes differ for ' + _shape_report(mismatched, state, target))
+        if missing:
+            problems.append(f'{len(missing)} model keys missing from the file '
+                            f'{summarise_keys(missing)}')
+        if unknown:
+            problems.append(f'{len(unknown)} keys the model does not have '
+                            f'{summarise_keys(unknown)}')
+        raise CheckpointMismatchError(
+            f'{info.path} ({info.describe()}) does not fit {type(module).__name__}: '
+            + '; '.join(problems) + '. Check the model config matches the checkpoint, or pass '
+            'strict=False to load what fits.')
+    usable = {k: v for k, v in state.items() if k in target and k not in mismatched}
+    with torch.no_grad():
+        module.load_state_dict(usable, strict=False)
+    # a mis-shaped key is both unused from the file and left at its initial value
+    summary = LoadSummary(info.path, info.describe(), loaded=len(usable), inflated=inflated,
+                          ignored=unexpected + mismatched, missing=missing + mismatched,
+                          meta=info.meta)
+    level = logging.WARNING if (missing or mismatched) else logging.INFO
+    print_log(str(summary), logger='current', level=level)
+    return summary
+
+
+def load_pretrained(backbone: nn.Module, path: str, pretrained2d: bool, strict: bool = True,
+                    *, trusted: bool = False) -> LoadSummary:
+    """Initialise a ``SwinTransformer3D`` from ``path`` (its ``pretrained``).
+
+    Args:
+        backbone: the video backbone; its ``patch_size`` and ``window_size`` drive inflation.
+        path: 2D ImageNet Swin (Microsoft ``.pth``, HF directory / ``model.safetensors`` /
+            ``pytorch_model.bin``) when ``pretrained2d``; otherwise a 3D video backbone or
+            recognizer checkpoint (its ``backbone.`` part is used).
+        pretrained2d: ``path`` is a 2D image checkpoint to inflate.
+        strict: missing keys, mis-shaped keys and unknown keys are errors.
+        trusted: unrestricted unpickling (see :func:`videoswin.checkpoint.safe_load`).
+    """
+    state, info = read_checkpoint(path, trusted=trusted)
+    if pretrained2d and info.dims == 3:
+        raise CheckpointKindError(
+            f'{path} is a {info.describe()} checkpoint, not a 2D image one: load a whole '
+            f'recognizer with load_from={path!r}, or only its backbone with '
+            f'model.backbone.pretrained={path!r} and pretrained2d=False.')
+    if not pretrained2d and info.dims == 2:
+        raise CheckpointKindError(
+            f'{path} is a {info.describe()} checkpoint: set pretrained2d=True to inflate it '
+            '(model.backbone.pretrained=... with model.backbone.pretrained2d=True).')
+    if info.dims == 2:
+        state, inflated = inflate_state_dict(state, backbone.patch_size, backbone.window_size)
+        return apply_state_dict(backbone, state, info, strict, len(inflated),
+                                ignorable=lambda key: bool(_IMAGE_ONLY.match(key)))
+    if info.scope == 'recognizer':
+        others = {k for k in state if not k.startswith('backbone.')}  # the head, mostly
+        state = {(k[len('backbone.'):] if k.startswith('backbone.') else k): v
+                 for k, v in state.items()}
+        return apply_state_dict(backbone, state, info, strict, ignorable=others.__contains__)
+    return apply_state_dict(backbone, state, info, strict)
+
+
+def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
+                          trusted: bool = False) -> LoadSummary:
+    """Load a whole video recognizer checkpoint (official, mmaction2 ``norm3``, ours).
+
+    Args:
+        model: a recognizer with ``backbone`` and ``cls_head`` children.
+        path: the checkpoint file.
+        strict: missing keys, mis-shaped keys and unknown keys are errors.
+        trusted: unrestricted unpickling (see :func:`videoswin.checkpoint.safe_load`).
+    """
+    state, info = read_checkpoint(path, trusted=trusted)
+    if info.dims == 2:
+        raise CheckpointKindError(
+            f'{path} is a {info.describe()} checkpoint, not a video model: inflate it with '
+            f'model.backbone.pretrained={path!r} and pretrained2d=True (not load_from).')
+    if info.scope == 'backbone':
+        raise CheckpointKindError(
+            f'{path} is a bare 3D backbone (no backbone./cls_head. keys): load it with '
+            f'model.backbone.pretrained={path!r} and pretrained2d=False.')
+    return apply_state_dict(model, state, info, strict)

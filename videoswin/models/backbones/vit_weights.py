@@ -1,0 +1,212 @@
+"""Reading ViT-family checkpoints and adapting their position tables.
+
+The video transformers here (TimeSformer, ViViT) start from ImageNet ViT weights, which
+come in two layouts: timm's (``blocks.i.attn.qkv``, the layout our blocks use) and HF
+transformers' ``ViTModel`` (``encoder.layer.i.attention.attention.query`` in files written
+by transformers 4.x and 5.x ``save_pretrained``; ``layers.i.attention.q_proj`` in a
+5.x model's in-memory ``state_dict``). :func:`vit_state_dict` turns either into timm's;
+:func:`hf_encoder_to_timm` does the per-layer part for HF TimeSformer and ViViT too.
+"""
+import json
+import math
+import os.path as osp
+import re
+from typing import Dict, Iterable, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from videoswin.checkpoint import safe_load
+from videoswin.checkpoint.io import load_from_safe_http
+
+StateDict = Dict[str, torch.Tensor]
+
+#: Wrapper keys under which trainers store the weights.
+_WRAPPER_KEYS = ('state_dict', 'model_state', 'model', 'module')
+
+
+def read_state_dict(path: str) -> StateDict:
+    """Flat tensor dict from a HF model directory, a ``.safetensors``, a torch file or an
+    http(s) URL of one (downloaded once to torch's hub cache).
+
+    Torch files are read with :func:`videoswin.checkpoint.safe_load`; weights stored under
+    ``state_dict`` (mmengine), ``model_state`` (PySlowFast / official TimeSformer) or
+    ``model`` (DeiT) are unwrapped.
+    """
+    if path.startswith(('http://', 'https://')):
+        return unwrap_state_dict(load_from_safe_http(path, map_location='cpu'), path)
+    if osp.isdir(path):
+        for name in ('model.safetensors', 'pytorch_model.bin'):
+            if osp.isfile(osp.join(path, name)):
+                return read_state_dict(osp.join(path, name))
+        raise FileNotFoundError(
+            f'{path} is a directory without model.safetensors or pytorch_model.bin '
+            '(expected a HF transformers save_pretrained directory)')
+    return unwrap_state_dict(safe_load(path), path)
+
+
+def unwrap_state_dict(checkpoint: object, path: str) -> StateDict:
+    """The tensor dict inside a loaded checkpoint (see :data:`_WRAPPER_KEYS`)."""
+    for key in _WRAPPER_KEYS:
+        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+            break
+    if not isinstance(checkpoint, dict) or not all(
+            isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        raise ValueError(f'{path} does not hold a state dict of tensors')
+    return dict(checkpoint)
+
+
+def read_hf_config(path: str) -> Optional[dict]:
+    """The ``config.json`` next to HF weights (directory or file inside it), if any."""
+    folder = path if osp.isdir(path) else osp.dirname(path)
+    config = osp.join(folder, 'config.json')
+    if not osp.isfile(config):
+        return None
+    with open(config, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def strip_prefix(state_dict: StateDict, prefixes: Iterable[str]) -> StateDict:
+    """Drop the first matching prefix (e.g. ``module.``, ``backbone.``) from every key."""
+    prefixes = tuple(prefixes)
+    out = {}
+    for key, value in state_dict.items():
+        for prefix in prefixes:
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+                break
+        out[key] = value
+    return out
+
+
+# HF layer-level names (4.x files, 5.x modules) -> timm names.
+_HF_LAYER_RULES = (
+    (r'^attention\.attention\.qkv\.', 'attn.qkv.'),        # TimeSformer: fused qkv
+    (r'^attention\.output\.dense\.', 'attn.proj.'),        # 4.x files
+    (r'^attention\.o_proj\.', 'attn.proj.'),                # 5.x modules
+    (r'^intermediate\.dense\.', 'mlp.fc1.'),
+    (r'^output\.dense\.', 'mlp.fc2.'),
+    (r'^mlp\.fc1\.', 'mlp.fc1.'),
+    (r'^mlp\.fc2\.', 'mlp.fc2.'),
+    (r'^layernorm_before\.', 'norm1.'),
+    (r'^layernorm_after\.', 'norm2.'),
+    (r'^temporal_layernorm\.', 'temporal_norm1.'),           # TimeSformer divided
+    (r'^temporal_attention\.attention\.qkv\.', 'temporal_attn.qkv.'),
+    (r'^temporal_attention\.output\.dense\.', 'temporal_attn.proj.'),
+    (r'^temporal_dense\.', 'temporal_fc.'),
+)
+_HF_QKV = {'query': 0, 'key': 1, 'value': 2, 'q_proj': 0, 'k_proj': 1, 'v_proj': 2}
+_HF_LAYER_KEY = re.compile(r'^(?:encoder\.layer|layers)\.(\d+)\.(.+)$')
+_HF_QKV_KEY = re.compile(r'^attention\.(?:attention\.)?(query|key|value|q_proj|k_proj|v_proj)'
+                         r'\.(weight|bias)$')
+
+
+def hf_layer_to_timm(rest: str) -> Optional[str]:
+    """Rename one HF layer-relative key (``layernorm_before.weight``...) to timm's."""
+    for pattern, replacement in _HF_LAYER_RULES:
+        if re.search(pattern, rest):
+            return re.sub(pattern, replacement, rest)
+    return None
+
+
+def fuse_hf_qkv(parts: Dict[Tuple[int, str], Dict[int, torch.Tensor]]) -> StateDict:
+    """Stack separate q, k, v projections into timm's fused ``attn.qkv`` tensors."""
+    out = {}
+    for (layer, kind), pieces in parts.items():
+        if sorted(pieces) != [0, 1, 2]:
+            raise ValueError(f'layer {layer}: {kind} of q/k/v incomplete (have {sorted(pieces)})')
+        out[f'blocks.{layer}.attn.qkv.{kind}'] = torch.cat([pieces[i] for i in range(3)])
+    return out
+
+
+def hf_encoder_to_timm(state_dict: StateDict) -> Tuple[StateDict, StateDict]:
+    """Map HF encoder layers (either naming) to ``blocks.i.*``; returns (mapped, other keys)."""
+    mapped: StateDict = {}
+    other: StateDict = {}
+    qkv_parts: Dict[Tuple[int, str], Dict[int, torch.Tensor]] = {}
+    for key, value in state_dict.items():
+        match = _HF_LAYER_KEY.match(key)
+        if not match:
+            other[key] = value
+            continue
+        layer, rest = int(match.group(1)), match.group(2)
+        qkv = _HF_QKV_KEY.match(rest)
+        if qkv:
+            qkv_parts.setdefault((layer, qkv.group(2)), {})[_HF_QKV[qkv.group(1)]] = value
+            continue
+        name = hf_layer_to_timm(rest)
+        if name is None:
+            other[key] = value
+        else:
+            mapped[f'blocks.{layer}.{name}'] = value
+    mapped.update(fuse_hf_qkv(qkv_parts))
+    return mapped, other
+
+
+def vit_state_dict(state_dict: StateDict) -> StateDict:
+    """A ViT image checkpoint (timm or HF ``ViTModel`` / ``ViTForImageClassification``)
+    in timm layout: ``patch_embed.proj``, ``cls_token``, ``pos_embed``, ``blocks.i.*``,
+    ``norm``. Classifier, pooler and other extras are dropped."""
+    state_dict = strip_prefix(state_dict, ('module.', 'model.', 'backbone.', 'vit.'))
+    if not any('patch_embeddings' in key for key in state_dict):
+        kept = ('patch_embed.', 'cls_token', 'pos_embed', 'blocks.', 'norm.')
+        return {k: v for k, v in state_dict.items() if k.startswith(kept)}
+    blocks, other = hf_encoder_to_timm(state_dict)
+    renames = {
+        'embeddings.cls_token': 'cls_token',
+        'embeddings.position_embeddings': 'pos_embed',
+        'embeddings.patch_embeddings.projection.weight': 'patch_embed.proj.weight',
+        'embeddings.patch_embeddings.projection.bias': 'patch_embed.proj.bias',
+        'layernorm.weight': 'norm.weight',
+        'layernorm.bias': 'norm.bias',
+    }
+    out = {renames[k]: v for k, v in other.items() if k in renames}
+    out.update(blocks)
+    return out
+
+
+def num_blocks(state_dict: StateDict, prefix: str = 'blocks.') -> int:
+    """How many ``{prefix}i.`` blocks a state dict holds."""
+    indices = {int(k[len(prefix):].split('.')[0]) for k in state_dict if k.startswith(prefix)}
+    return max(indices) + 1 if indices else 0
+
+
+def resize_grid_table(table: torch.Tensor, new_hw: Tuple[int, int],
+                      mode: str = 'bilinear') -> torch.Tensor:
+    """Resample a (1, h*w, C) square position table to (1, new_h*new_w, C) on its 2-D grid."""
+    n, channels = table.shape[1], table.shape[2]
+    side = int(round(math.sqrt(n)))
+    if side * side != n:
+        raise ValueError(f'position table of {n} entries is not a square grid')
+    if (side, side) == tuple(new_hw):
+        return table
+    grid = table.reshape(1, side, side, channels).permute(0, 3, 1, 2)
+    kwargs = {} if mode == 'nearest' else {'align_corners': False}
+    grid = F.interpolate(grid.float(), size=tuple(new_hw), mode=mode, **kwargs).to(table.dtype)
+    return grid.permute(0, 2, 3, 1).reshape(1, new_hw[0] * new_hw[1], channels)
+
+
+def resize_1d_table(table: torch.Tensor, length: int, mode: str = 'nearest') -> torch.Tensor:
+    """Resample a (1, L, C) table to (1, length, C) along its sequence axis."""
+    if table.shape[1] == length:
+        return table
+    kwargs = {} if mode == 'nearest' else {'align_corners': False}
+    out = F.interpolate(table.transpose(1, 2).float(), size=length, mode=mode, **kwargs)
+    return out.transpose(1, 2).to(table.dtype)
+
+
+def load_report(name: str, source: str, missing: Iterable[str], unexpected: Iterable[str],
+                adapted: Iterable[str] = ()) -> str:
+    """One summary line of what an init from ``source`` loaded, adapted and left out."""
+    missing, unexpected, adapted = sorted(missing), sorted(unexpected), sorted(adapted)
+
+    def _few(keys):
+        return ', '.join(keys[:4]) + (f' (+{len(keys) - 4} more)' if len(keys) > 4 else '')
+
+    parts = [f'{name}: initialised from {source}']
+    if adapted:
+        parts.append(f'adapted {len(adapted)} [{_few(adapted)}]')
+    parts.append(f'kept own init for {len(missing)}' + (f' [{_few(missing)}]' if missing else ''))
+    parts.append(f'ignored {len(unexpected)}' + (f' [{_few(unexpected)}]' if unexpected else ''))
+    return '; '.join(parts)
