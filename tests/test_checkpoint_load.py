@@ -10,10 +10,13 @@ import pytest
 import torch
 from mmaction.models.backbones.swin import SwinTransformer3D as MMAction2Swin
 from mmaction.models.heads import I3DHead
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
 from torch import nn
 
 from videoswin.checkpoint import (CheckpointKindError, CheckpointMismatchError,
-                                  UnsafeCheckpointError, load_model_checkpoint)
+                                  UnsafeCheckpointError, install_safe_loader,
+                                  load_model_checkpoint)
 from videoswin.registry import MODELS
 
 EMBED, DEPTHS, HEADS, WINDOW, CLASSES = 16, (2, 2, 2, 2), (1, 2, 2, 4), (2, 7, 7), 5
@@ -24,10 +27,11 @@ CLIP = (1, 3, 4, 224, 224)
 def mmaction2_recognizer() -> nn.Module:
     """mmaction2's backbone and head under the names its Recognizer3D gives them, randomised."""
     model = nn.Module()
-    model.backbone = MMAction2Swin(
-        arch=dict(embed_dims=EMBED, depths=DEPTHS, num_heads=HEADS), patch_size=(2, 4, 4),
-        window_size=WINDOW, drop_path_rate=0., pretrained2d=False)
-    model.cls_head = I3DHead(num_classes=CLASSES, in_channels=8 * EMBED)
+    with DefaultScope.overwrite_default_scope('mmaction'):  # I3DHead builds its loss by name
+        model.backbone = MMAction2Swin(
+            arch=dict(embed_dims=EMBED, depths=DEPTHS, num_heads=HEADS), patch_size=(2, 4, 4),
+            window_size=WINDOW, drop_path_rate=0., pretrained2d=False)
+        model.cls_head = I3DHead(num_classes=CLASSES, in_channels=8 * EMBED)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for param in model.parameters():
@@ -151,3 +155,29 @@ def test_model_checkpoint_loading_is_safe(tmp_path, capsys):
     with pytest.raises(UnsafeCheckpointError, match='builtins.print'):
         load_model_checkpoint(our_recognizer(), str(tmp_path / 'evil.pth'))
     assert 'never print' not in capsys.readouterr().out
+
+
+def _runner_loading(path: str, work_dir: str) -> Runner:
+    install_safe_loader()
+    return Runner(model=our_recognizer(), work_dir=work_dir, load_from=path,
+                  custom_hooks=[dict(type='CheckpointLayoutHook')], default_scope='videoswin',
+                  log_level='WARNING')
+
+
+def test_runner_load_from_converts_an_mmaction2_checkpoint(reference, tmp_path):
+    path = str(tmp_path / 'mmaction2.pth')
+    torch.save({'meta': {}, 'state_dict': reference.state_dict()}, path)
+    runner = _runner_loading(path, str(tmp_path / 'work'))
+
+    runner.load_or_resume()
+
+    _assert_same_weights(runner.model, reference)
+
+
+def test_runner_load_from_refuses_a_2d_checkpoint_with_the_right_option(tmp_path):
+    kernel = torch.zeros(EMBED, 3, 4, 4)
+    torch.save({'model': {'patch_embed.proj.weight': kernel}}, tmp_path / 'swin_2d.pth')
+    runner = _runner_loading(str(tmp_path / 'swin_2d.pth'), str(tmp_path / 'work'))
+
+    with pytest.raises(CheckpointKindError, match=r'pretrained2d=True \(not load_from\)'):
+        runner.load_or_resume()

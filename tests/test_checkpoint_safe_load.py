@@ -74,6 +74,7 @@ def tiny_runner(work_dir: str, max_epochs: int, **kwargs) -> Runner:
                            logger=dict(type='LoggerHook', interval=100)),
         randomness=dict(seed=0),
         log_level='WARNING',
+        default_scope='videoswin',
         **kwargs)
 
 
@@ -163,3 +164,40 @@ def test_mmengine_resume_goes_through_the_safe_loader(tmp_path, mmengine_checkpo
     for key, value in continuous.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=1e-6)
     assert not os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A local HTTP server over tmp_path/'served', like a checkpoint download site."""
+    import functools
+    import http.server
+    import threading
+    served = tmp_path / 'served'
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f'http://127.0.0.1:{server.server_address[1]}'
+    server.shutdown()
+    server.server_close()
+
+
+def test_urls_are_downloaded_then_safely_loaded(http_server, tmp_path):
+    served, url = http_server
+    torch.save({'state_dict': {'w': torch.arange(3.)}}, served / 'good.pth')
+    torch.save({'payload': _WritesMarker(str(tmp_path / 'pwned'))}, served / 'evil.pth')
+    install_safe_loader()
+    previous_hub = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / 'hub'))
+    try:
+        loaded = _load_checkpoint(f'{url}/good.pth')
+        with pytest.raises(UnsafeCheckpointError, match='builtins.exec'):
+            _load_checkpoint(f'{url}/evil.pth')
+    finally:
+        torch.hub.set_dir(previous_hub)
+
+    assert torch.equal(loaded['state_dict']['w'], torch.arange(3.))
+    assert (tmp_path / 'hub' / 'checkpoints' / 'good.pth').is_file()
+    assert not (tmp_path / 'pwned').exists()

@@ -1,4 +1,4 @@
-"""Inflating 2D ImageNet Swin weights: the 3D model sees a static clip as the 2D model sees the image.
+"""Inflated 2D Swin weights: a static clip looks to the 3D model as the image to the 2D one.
 
 The 2D oracle is HF transformers' ``SwinModel`` with random weights. Its files come in
 every layout users hold: a ``save_pretrained`` directory and its ``model.safetensors``
@@ -236,3 +236,18 @@ def test_image_checkpoint_where_a_video_one_belongs_says_to_inflate(hf_swin, tmp
     with pytest.raises(CheckpointKindError,
                        match=r'model\.backbone\.pretrained=.*pretrained2d=True \(not load_from\)'):
         load_model_checkpoint(torch.nn.Module(), str(path))
+
+
+def test_backbone_config_pretrained_inflates_through_init_weights(hf_swin, tmp_path):
+    from videoswin.registry import MODELS
+    path = _microsoft_release(hf_swin, tmp_path)
+    backbone = MODELS.build(
+        dict(type='SwinTransformer3D', embed_dim=EMBED, depths=DEPTHS, num_heads=HEADS,
+             patch_size=(2, 4, 4), window_size=WINDOW, pretrained=str(path), pretrained2d=True))
+    direct = video_backbone()
+    load_pretrained(direct, str(path), pretrained2d=True)
+
+    backbone.init_weights()
+
+    for key, value in direct.state_dict().items():
+        assert torch.equal(backbone.state_dict()[key], value), key

@@ -17,10 +17,16 @@ from transformers import (TimesformerConfig, TimesformerForVideoClassification, 
 
 from videoswin.checkpoint import install_safe_loader, safe_load
 from videoswin.registry import MODELS
-from test_peer_exactness import SMALL, TOL, randomise_
+from videoswin.utils import register_all_modules
+from test_peer_exactness import TOL, randomise_
+
+register_all_modules()
 
 TOOLS = Path(__file__).resolve().parents[1] / 'tools' / 'convert'
 NUM_CLASSES = 5
+# 64-channel heads: official checkpoints do not record the head count, and the converter
+# assumes the ViT convention
+ARCH = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512)
 
 # HF TimesformerForVideoClassification key fragment -> official facebookresearch/TimeSformer
 # key (facts sheet A4), applied in order.
@@ -61,7 +67,7 @@ def official_key(hf_key: str) -> str:
 def recognizer(backbone: dict) -> torch.nn.Module:
     return MODELS.build(dict(
         type='VideoRecognizer', backbone=backbone,
-        cls_head=dict(type='VideoClsHead', in_channels=48, num_classes=NUM_CLASSES,
+        cls_head=dict(type='VideoClsHead', in_channels=128, num_classes=NUM_CLASSES,
                       dropout_ratio=0.0))).eval()
 
 
@@ -72,7 +78,7 @@ def logits(model: torch.nn.Module, clip: torch.Tensor) -> torch.Tensor:
 
 def hf_timesformer_classifier(attention_type: str):
     config = TimesformerConfig(image_size=32, patch_size=8, num_frames=4,
-                               attention_type=attention_type, num_labels=NUM_CLASSES, **SMALL)
+                               attention_type=attention_type, num_labels=NUM_CLASSES, **ARCH)
     return randomise_(TimesformerForVideoClassification(config))
 
 
@@ -116,7 +122,7 @@ def test_hf_timesformer_directory_converts_to_identical_logits(tmp_path):
 
 def test_hf_vivit_directory_converts_to_identical_logits(tmp_path):
     config = VivitConfig(image_size=32, num_frames=4, tubelet_size=[2, 8, 8],
-                         num_labels=NUM_CLASSES, **SMALL)
+                         num_labels=NUM_CLASSES, **ARCH)
     hf = randomise_(VivitForVideoClassification(config))
     hf.save_pretrained(tmp_path / 'hf')       # written with the transformers 4.x key names
     message = load_tool('vivit_to_videoswin').convert(str(tmp_path / 'hf'),

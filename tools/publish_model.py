@@ -17,7 +17,7 @@ from typing import List, Optional
 import torch
 from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError, safe_load
+from videoswin.checkpoint import CheckpointKindError, UnsafeCheckpointError, safe_load
 
 KEPT = ('meta', 'state_dict')
 
@@ -65,7 +65,10 @@ def publish(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    publish(args.src, args.dst, args.trusted)
+    try:
+        publish(args.src, args.dst, args.trusted)
+    except (FileNotFoundError, CheckpointKindError, UnsafeCheckpointError) as error:
+        raise SystemExit(f'error: {error}') from None
 
 
 if __name__ == '__main__':

@@ -18,7 +18,7 @@ from typing import List, Optional
 import torch
 from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError, read_checkpoint
+from videoswin.checkpoint import CheckpointKindError, UnsafeCheckpointError, read_checkpoint
 from videoswin.checkpoint.layouts import is_rebuilt_buffer
 
 _ARCH_FIELDS = ('embed_dim', 'depths', 'num_heads', 'window_size', 'patch_size', 'image_size')
@@ -63,7 +63,10 @@ def convert(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(convert(args.src, args.dst, args.trusted), logger='current')
+    try:
+        print_log(convert(args.src, args.dst, args.trusted), logger='current')
+    except (FileNotFoundError, CheckpointKindError, UnsafeCheckpointError) as error:
+        raise SystemExit(f'error: {error}') from None
 
 
 if __name__ == '__main__':

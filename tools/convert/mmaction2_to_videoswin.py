@@ -14,7 +14,7 @@ from typing import List, Optional
 import torch
 from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError, safe_load
+from videoswin.checkpoint import CheckpointKindError, UnsafeCheckpointError, safe_load
 from videoswin.checkpoint.detect import detect, unwrap_state_dict
 
 
@@ -32,8 +32,9 @@ def convert(src: str, dst: str, trusted: bool = False) -> str:
     state_dict, meta = unwrap_state_dict(safe_load(src, trusted=trusted), src)
     converted, info = detect(state_dict, src, meta)
     if info.dims != 3:
-        raise CheckpointKindError(f'{src} is a {info.describe()} checkpoint, not an mmaction2 '
-                                  'Video Swin one; see tools/convert/hf_to_videoswin.py')
+        raise CheckpointKindError(
+            f'{src} is a {info.describe()} checkpoint, not an mmaction2 Video Swin one; 2D '
+            'files need no conversion (model.backbone.pretrained=... pretrained2d=True)')
     renamed = sum(1 for key in state_dict if key not in converted)
     meta = dict(meta, converted_from=f'{info.layout} layout ({osp.basename(src)})')
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
@@ -44,7 +45,10 @@ def convert(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(convert(args.src, args.dst, args.trusted), logger='current')
+    try:
+        print_log(convert(args.src, args.dst, args.trusted), logger='current')
+    except (FileNotFoundError, CheckpointKindError, UnsafeCheckpointError) as error:
+        raise SystemExit(f'error: {error}') from None
 
 
 if __name__ == '__main__':

@@ -4,9 +4,11 @@ Reads an official facebookresearch/TimeSformer ``.pyth`` (PySlowFast ``model_sta
 ``model.`` keys) or a HF ``TimesformerForVideoClassification`` / ``TimesformerModel``
 ``save_pretrained`` directory or weights file, and writes ``{'meta', 'state_dict'}`` with
 ``backbone.*`` (official TimeSformer names) and ``cls_head.fc_cls.*`` keys, for
-``load_from`` or ``tools/test.py``. Prints the backbone settings that fit the weights.
+``load_from`` or ``tools/test.py``. Prints the backbone settings that fit the weights
+(official files do not record the head count: 64-channel heads are assumed, as in every
+released model, unless ``--num-heads`` says otherwise).
 
-    python tools/convert/timesformer_to_videoswin.py SRC OUT.pth
+    python tools/convert/timesformer_to_videoswin.py SRC OUT.pth [--num-heads N]
 """
 import argparse
 import os
@@ -25,10 +27,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('src', help='official .pyth/.pth, or HF directory / weights file')
     parser.add_argument('dst', help='output checkpoint (.pth)')
+    parser.add_argument('--num-heads', type=int, default=None,
+                        help='attention heads (default: from the HF config, else channels / 64)')
     return parser.parse_args(argv)
 
 
-def convert(src: str, dst: str) -> str:
+def convert(src: str, dst: str, num_heads: Optional[int] = None) -> str:
     """Write ``dst``; return a one-line description including the fitting backbone config."""
     backbone, head = timesformer_state_dict(read_state_dict(src))
     if 'patch_embed.proj.weight' not in backbone:
@@ -38,6 +42,8 @@ def convert(src: str, dst: str) -> str:
     if hf_config:
         args.update(num_heads=hf_config.get('num_attention_heads', args['num_heads']),
                     num_frames=hf_config.get('num_frames', args.get('num_frames')))
+    if num_heads:
+        args['num_heads'] = num_heads
     state_dict = {f'backbone.{k}': v for k, v in backbone.items()}
     state_dict.update({f'cls_head.fc_cls.{k}': v for k, v in head.items()})
     meta = dict(converted_from=osp.basename(osp.normpath(src)), backbone=args)
@@ -51,7 +57,7 @@ def convert(src: str, dst: str) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(convert(args.src, args.dst), logger='current')
+    print_log(convert(args.src, args.dst, args.num_heads), logger='current')
 
 
 if __name__ == '__main__':

@@ -3,12 +3,13 @@
 Every checkpoint in videoswin is read through :func:`safe_load`; see docs/checkpoints.md.
 """
 from .detect import CheckpointInfo, CheckpointKindError, read_checkpoint
+from .hook import CheckpointLayoutHook
 from .io import UnsafeCheckpointError, install_safe_loader, safe_load
 from .load import (CheckpointMismatchError, LoadSummary, load_model_checkpoint,
                    load_pretrained)
 
 __all__ = [
-    'CheckpointInfo', 'CheckpointKindError', 'CheckpointMismatchError', 'LoadSummary',
+    'CheckpointInfo', 'CheckpointKindError', 'CheckpointLayoutHook', 'CheckpointMismatchError', 'LoadSummary',
     'UnsafeCheckpointError', 'install_safe_loader', 'load_model_checkpoint',
     'load_pretrained', 'read_checkpoint', 'safe_load'
 ]

@@ -9,11 +9,12 @@ fails. ``safe_load`` keeps ``weights_only=True`` and adds exactly those types.
 
 One global needs care. Pickle refers to ``HistoryBuffer.min`` (a function stored in
 the buffer's state) as ``getattr(HistoryBuffer, 'min')``. Allowing the real
-``getattr`` would let a crafted file walk from any allowed object to ``os.system``
-(``getattr(cls, '__init__').__globals__`` ...). Instead the name ``builtins.getattr``
-is bound to :func:`_history_buffer_method`, which only hands out HistoryBuffer's own
-statistics methods and refuses everything else.
+``getattr`` would let a crafted file read any attribute of any object it can reach
+(running property code, reaching functions' globals). Instead the name
+``builtins.getattr`` is bound to :func:`_history_buffer_method`, which only hands out
+HistoryBuffer's own statistics methods and refuses everything else.
 """
+import logging
 import os
 import os.path as osp
 import pickle
@@ -128,7 +129,7 @@ def safe_load(path: str,
         return load_file(path, device=device)
     if trusted or trust_from_env():
         print_log(f'loading {path} with unrestricted unpickling (trusted file)',
-                  logger='current')
+                  logger='current', level=logging.WARNING)
         return torch.load(path, map_location=map_location, weights_only=False)
     with torch.serialization.safe_globals(_allowed_globals()):
         try:

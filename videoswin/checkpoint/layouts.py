@@ -8,24 +8,22 @@ kernels, so 2D checkpoints are brought to that "Microsoft layout" and inflated f
 HF transformers names (``SwinModel``; ``SwinForImageClassification`` adds ``swin.`` and
 ``classifier``). Two generations exist; transformers 5.x renames modules in memory but
 writes the 4.x names to disk (``save_pretrained`` reverses the mapping listed under
-``"swin"`` in ``transformers/conversion_mapping.py``), so both appear in files:
+``"swin"`` in ``transformers/conversion_mapping.py``), while ``torch.save`` of a 5.x
+``state_dict()`` keeps the new names, so files come with either:
 
-=============================================  ===========================================
-4.x (``modeling_swin.py`` before 5.0; disk)     5.x (in memory, ``model.state_dict()``)
-=============================================  ===========================================
-``attention.self.{query,key,value}``            ``attention.{q,k,v}_proj``
-``attention.output.dense``                      ``attention.o_proj``
-``attention.self.relative_position_bias_table`` ``attention.relative_position_bias.relative_position_bias_table``
-``attention.self.relative_position_index``      (non-persistent buffer: not saved)
-``intermediate.dense`` / ``output.dense``       ``mlp.fc1`` / ``mlp.fc2``
-=============================================  ===========================================
+* ``attention.self.{query,key,value}`` (4.x) / ``attention.{q,k,v}_proj`` (5.x);
+* ``attention.output.dense`` / ``attention.o_proj``;
+* ``attention.self.relative_position_bias_table`` /
+  ``attention.relative_position_bias.relative_position_bias_table``;
+* ``attention.self.relative_position_index`` (a saved buffer in 4.x, not saved by 5.x);
+* ``intermediate.dense``, ``output.dense`` / ``mlp.fc1``, ``mlp.fc2``.
 
 Names shared by both: ``embeddings.patch_embeddings.projection``, ``embeddings.norm``,
 ``encoder.layers.i.blocks.j.layernorm_{before,after}``, ``encoder.layers.i.downsample.*``,
 ``layernorm``.
 """
 import re
-from typing import Dict, List, Tuple
+from typing import Dict
 
 import torch
 

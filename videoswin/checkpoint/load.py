@@ -16,10 +16,11 @@ shape mismatches (named) and, for whole models, keys the model does not have.
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Sequence
 
 import torch
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from torch import nn
 
 from .detect import CheckpointInfo, CheckpointKindError, read_checkpoint
@@ -92,12 +93,12 @@ def _shape_report(keys: List[str], state: StateDict, target: StateDict, limit: i
 
 
 def apply_state_dict(module: nn.Module, state: StateDict, info: CheckpointInfo, strict: bool,
-                     inflated: int = 0,
+                     inflated: Sequence[str] = (),
                      ignorable: Callable[[str], bool] = lambda key: False) -> LoadSummary:
     """Copy ``state`` into ``module`` after checking names and shapes; log the summary.
 
-    ``ignorable`` marks checkpoint keys that are expected to be unused (they never
-    fail a strict load). Rebuilt buffers (relative_position_index, attn_mask) are
+    ``inflated`` names the keys converted from 2D; ``ignorable`` marks checkpoint keys
+    that are expected to be unused (they never fail a strict load). Rebuilt buffers (relative_position_index, attn_mask) are
     neither taken from the file nor counted as missing.
     """
     target = module.state_dict()
@@ -120,11 +121,13 @@ def apply_state_dict(module: nn.Module, state: StateDict, info: CheckpointInfo, 
             f'{info.path} ({info.describe()}) does not fit {type(module).__name__}: '
             + '; '.join(problems) + '. Check the model config matches the checkpoint, or pass '
             'strict=False to load what fits.')
-    usable = {k: v for k, v in state.items() if k in target and k not in mismatched}
+    skipped = set(mismatched)
+    usable = {k: v for k, v in state.items() if k in target and k not in skipped}
     with torch.no_grad():
         module.load_state_dict(usable, strict=False)
     # a mis-shaped key is both unused from the file and left at its initial value
-    summary = LoadSummary(info.path, info.describe(), loaded=len(usable), inflated=inflated,
+    summary = LoadSummary(info.path, info.describe(), loaded=len(usable),
+                          inflated=sum(1 for key in inflated if key in usable),
                           ignored=unexpected + mismatched, missing=missing + mismatched,
                           meta=info.meta)
     level = logging.WARNING if (missing or mismatched) else logging.INFO
@@ -157,7 +160,7 @@ def load_pretrained(backbone: nn.Module, path: str, pretrained2d: bool, strict: 
             '(model.backbone.pretrained=... with model.backbone.pretrained2d=True).')
     if info.dims == 2:
         state, inflated = inflate_state_dict(state, backbone.patch_size, backbone.window_size)
-        return apply_state_dict(backbone, state, info, strict, len(inflated),
+        return apply_state_dict(backbone, state, info, strict, inflated,
                                 ignorable=lambda key: bool(_IMAGE_ONLY.match(key)))
     if info.scope == 'recognizer':
         others = {k for k in state if not k.startswith('backbone.')}  # the head, mostly
@@ -172,7 +175,8 @@ def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
     """Load a whole video recognizer checkpoint (official, mmaction2 ``norm3``, ours).
 
     Args:
-        model: a recognizer with ``backbone`` and ``cls_head`` children.
+        model: a recognizer with ``backbone`` and ``cls_head`` children (or a DDP
+            wrapper of one).
         path: the checkpoint file.
         strict: missing keys, mis-shaped keys and unknown keys are errors.
         trusted: unrestricted unpickling (see :func:`videoswin.checkpoint.safe_load`).
@@ -186,4 +190,5 @@ def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
         raise CheckpointKindError(
             f'{path} is a bare 3D backbone (no backbone./cls_head. keys): load it with '
             f'model.backbone.pretrained={path!r} and pretrained2d=False.')
-    return apply_state_dict(model, state, info, strict)
+    return apply_state_dict(model.module if is_model_wrapper(model) else model, state, info,
+                            strict)

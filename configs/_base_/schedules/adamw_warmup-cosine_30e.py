@@ -17,9 +17,8 @@ optim_wrapper = dict(
         backbone=dict(lr_mult=0.1),
         norm=dict(decay_mult=0.),
         relative_position_bias_table=dict(decay_mult=0.))),
-    # Switches (off in the published recipes): gradient clipping by global norm,
-    # e.g. clip_grad=dict(max_norm=1.0); accumulation, see the batch contract below.
-    clip_grad=None,
+    # Gradient accumulation: see the batch contract below. Gradient clipping is off in
+    # the published recipes; switch it on with --cfg-options optim_wrapper.clip_grad.max_norm=1.0
     accumulative_counts=1)
 
 param_scheduler = [

@@ -284,7 +284,7 @@ class SwinTransformer3D(BaseModule):
 
         self.patch_embed = PatchEmbed3D(self.patch_size, in_chans, embed_dim, patch_norm)
         self.pos_drop = nn.Dropout(p=drop_rate)
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = torch.linspace(0, drop_path_rate, sum(depths), device='cpu').tolist()
         self.layers = nn.ModuleList()
         for i, (depth, heads) in enumerate(zip(depths, num_heads)):
             start = sum(depths[:i])
