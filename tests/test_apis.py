@@ -91,6 +91,19 @@ def test_init_recognizer_loads_checkpoint_weights_and_class_names(workspace, mod
     assert model.cfg.model.backbone.embed_dim == EMBED_DIM
 
 
+def test_init_recognizer_reads_mmaction2_layout_checkpoints(workspace, model, tmp_path):
+    # mmaction2 1.x names the backbone's last norm ``norm3``; the loader maps it back.
+    state = {key.replace('backbone.norm.', 'backbone.norm3.'): value
+             for key, value in model.state_dict().items()}
+    assert any(key.startswith('backbone.norm3.') for key in state)
+    torch.save({'meta': {}, 'state_dict': state}, tmp_path / 'mmaction2.pth')
+    converted = init_recognizer(workspace['config'], tmp_path / 'mmaction2.pth')
+    expected = inference_recognizer(model, workspace['video'], topk=None)
+    got = inference_recognizer(converted, workspace['video'], topk=None)
+    assert [(e.index, e.score) for e in got] == [(e.index, e.score) for e in expected]
+    assert [e.name for e in got] == [str(e.index) for e in got]  # no class names in this file
+
+
 def test_init_recognizer_leaves_the_given_config_unchanged(workspace):
     cfg = Config.fromfile(workspace['config'])
     cfg.model.backbone.pretrained = 'never_read.pth'

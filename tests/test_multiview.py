@@ -127,7 +127,7 @@ def test_test_tool_fuses_4x3_views_by_mean_softmax_whatever_the_view_chunk(tiny_
     for max_views in (None, 1, 5):
         model.max_testing_views = max_views
         with torch.no_grad():
-            fused = torch.cat([model.test_step(batch)[0].pred_scores.item[None]
+            fused = torch.cat([model.predict(batch['inputs'])[0].pred_scores.item[None]
                                for batch in batches])
         torch.testing.assert_close(fused, tool_scores, rtol=1e-5, atol=1e-7)
 

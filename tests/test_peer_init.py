@@ -59,7 +59,10 @@ def saved(vit: ViTModel, tmp_path, form: str) -> str:
     if form == 'hf-directory':
         vit.save_pretrained(tmp_path / 'vit')
         return str(tmp_path / 'vit')
-    torch.save({'model': timm_layout(vit)}, tmp_path / 'vit.pth')
+    weights = timm_layout(vit)
+    if form == 'timm-linear-patch':     # early JAX ports: the patch filter as a linear kernel
+        weights['patch_embed.proj.weight'] = weights['patch_embed.proj.weight'].flatten(1)
+    torch.save({'model': weights}, tmp_path / 'vit.pth')
     return str(tmp_path / 'vit.pth')
 
 
@@ -77,7 +80,7 @@ def vit_patch_tokens(vit: ViTModel, frames: torch.Tensor) -> torch.Tensor:
         return vit.layernorm(x)
 
 
-@pytest.mark.parametrize('form', ['hf-directory', 'timm-state-dict'])
+@pytest.mark.parametrize('form', ['hf-directory', 'timm-state-dict', 'timm-linear-patch'])
 @pytest.mark.parametrize('attention_type', ['divided_space_time', 'space_only'])
 def test_timesformer_from_vit_equals_the_image_model_on_a_static_clip(tmp_path, form,
                                                                        attention_type):

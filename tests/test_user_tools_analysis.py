@@ -129,7 +129,8 @@ def test_fusion_with_softmax_and_mean_class_accuracy_equal_mmaction(tmp_path, rn
 
     from videoswin.apis.predictions import mean_class_accuracy, top_k_accuracy
     expected_mean = mma_mean_class_accuracy(list(fused.scores), list(labels))
-    assert mean_class_accuracy(fused.scores, fused.labels) == pytest.approx(expected_mean, abs=1e-12)
+    assert mean_class_accuracy(fused.scores, fused.labels) == pytest.approx(expected_mean,
+                                                                            abs=1e-12)
     for k in (1, 3, 5):
         expected = mma_top_k_accuracy(list(fused.scores), list(labels), (k, ))[0]
         assert top_k_accuracy(fused.scores, fused.labels, k) == pytest.approx(expected, abs=1e-12)
@@ -169,9 +170,11 @@ def test_confusion_matrix_rejects_a_class_file_of_the_wrong_length(tmp_path, rng
     classes = tmp_path / 'classes.txt'
     classes.write_text('a\nb\nc\n')
     tool = load_tool('analysis/confusion_matrix.py')
-    assert tool.main([str(preds), '--out', str(tmp_path / 'cm.png'), '--classes', str(classes)]) == 1
-    assert 'classes.txt: 3 class names, but the predictions have 4 classes' in capsys.readouterr().err
-    assert not (tmp_path / 'cm.png').exists()
+    out = tmp_path / 'cm.png'
+    assert tool.main([str(preds), '--out', str(out), '--classes', str(classes)]) == 1
+    assert ('classes.txt: 3 class names, but the predictions have 4 classes'
+            in capsys.readouterr().err)
+    assert not out.exists()
 
 
 # ----------------------------------------------------------------------------- analyze_logs

@@ -99,9 +99,7 @@ def write_labelled_video(video: str, out: str, lines: List[str], args: argparse.
 
     from videoswin.utils.video_io import write_video
 
-    codec = SUFFIX_CODECS.get(Path(out).suffix.lower())
-    if codec is None:
-        raise ValueError(f'{out}: choose an output suffix among {sorted(SUFFIX_CODECS)}')
+    codec = SUFFIX_CODECS[Path(out).suffix.lower()]
     reader = decord.VideoReader(video)
     frames = reader.get_batch(list(range(len(reader)))).asnumpy()
     height, width = target_size(frames.shape[1], frames.shape[2], args.target_resolution)
@@ -121,14 +119,17 @@ def main(argv=None) -> int:
     cfg.merge_from_dict(args.cfg_options)
     setup_env(cfg)
     try:
-        names = read_label_map(args.label_map)
+        read_label_map(args.label_map)  # fail on a bad file before loading the model
         if not Path(args.video).is_file():
             raise FileNotFoundError(f'{args.video}: no such video file')
+        if args.out_filename and Path(args.out_filename).suffix.lower() not in SUFFIX_CODECS:
+            raise ValueError(f'--out-filename {args.out_filename}: choose a suffix among '
+                             f'{sorted(SUFFIX_CODECS)}')
+        model = init_recognizer(cfg, args.checkpoint, device=args.device)
+        ranked = inference_recognizer(model, args.video, topk=args.topk, label_names=args.label_map)
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
-    model = init_recognizer(cfg, args.checkpoint, device=args.device)
-    ranked = inference_recognizer(model, args.video, topk=args.topk, label_names=names)
     lines = [f'{entry.name}: {entry.score:.4f}' for entry in ranked]
     print(f'top-{len(ranked)} for {args.video}:')
     for rank, line in enumerate(lines, start=1):

@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     setup_env(cfg)
-    logger = MMLogger.get_instance('extract_features', log_level='INFO')
+    logger = MMLogger.get_current_instance()
     names = read_video_list(args.video_list)
     header = dict(config=str(Path(args.config).resolve()),
                   checkpoint=str(Path(args.checkpoint).resolve()), temporal=args.temporal)

@@ -8,8 +8,10 @@ all its runs are read in time order, so a resumed training gives one continuous 
 
 Examples::
 
-    python tools/analysis/analyze_logs.py plot_curve work_dirs/demo --keys loss acc/top1 --out curve.png
-    python tools/analysis/analyze_logs.py cal_train_time work_dirs/demo/20240101_120000/vis_data/scalars.json
+    python tools/analysis/analyze_logs.py plot_curve work_dirs/demo --keys loss acc/top1 \
+        --out curve.png
+    python tools/analysis/analyze_logs.py cal_train_time \
+        work_dirs/demo/20240101_120000/vis_data/scalars.json
 """
 import argparse
 import datetime

@@ -15,7 +15,7 @@ Examples::
 import argparse
 import sys
 import time
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List
 
 import torch
 from mmengine.config import Config, DictAction
@@ -31,7 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num-iters', type=int, default=10, help='timed batches / forwards')
     parser.add_argument('--warmup', type=int, default=2,
                         help='untimed batches / forwards first (worker start, allocator)')
-    parser.add_argument('--shape', type=int, nargs=5, default=None, metavar=('N', 'C', 'T', 'H', 'W'),
+    parser.add_argument('--shape', type=int, nargs=5, default=None,
+                        metavar=('N', 'C', 'T', 'H', 'W'),
                         help='time only the model, on random clips of this shape')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -96,7 +97,6 @@ def main(argv=None) -> int:
     model = init_recognizer(cfg, args.checkpoint, device=device)
     print(f'config: {args.config}, device: {device}, torch threads: {torch.get_num_threads()}')
 
-    batch: Optional[dict] = None
     if args.shape is None:
         key = f'{args.split}_dataloader'
         if key not in cfg:

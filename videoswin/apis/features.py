@@ -37,7 +37,8 @@ def pool_backbone_features(feature_map: torch.Tensor, temporal: bool = False) ->
         (C,) or, with ``temporal``, (C, T).
     """
     if feature_map.ndim != 5:
-        raise ValueError(f'expected a (views, C, T, H, W) feature map, got {tuple(feature_map.shape)}')
+        raise ValueError('expected a (views, C, T, H, W) feature map, got '
+                         f'{tuple(feature_map.shape)}')
     per_view = feature_map.mean(dim=(3, 4)) if temporal else feature_map.mean(dim=(2, 3, 4))
     return per_view.mean(dim=0)
 
@@ -155,9 +156,11 @@ class FeatureWriter:
             self.done = set(records)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, 'wb') as file:
+            partial = self.path.with_name(self.path.name + '.partial')
+            with open(partial, 'wb') as file:
                 np.save(file, np.array(json.dumps(self.header)), allow_pickle=False)
                 self._sync(file)
+            os.replace(partial, self.path)  # the file never exists without its header
 
     def append(self, name: str, feature: np.ndarray) -> None:
         with open(self.path, 'ab') as file:

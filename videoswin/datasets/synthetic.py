@@ -1,7 +1,7 @@
 """A synthetic video dataset whose label is the direction of motion, and nothing else.
 
-Each clip shows one or two textured squares drifting over a static textured
-background; in a ``moving_down`` clip every square moves down, in a ``moving_up``
+Each clip shows one or two bright textured squares drifting over a static, dark
+textured background; in a ``moving_down`` clip every square moves down, in a ``moving_up``
 clip every square moves up. All the rest (background, textures, sizes, speeds,
 paths) is drawn from the same distribution for both classes, and the random
 draws do not depend on the label: the clip of ``moving_up`` rendered from a seed
@@ -148,17 +148,21 @@ def make_synthetic_dataset(out_dir: Union[str, Path],
 
 
 def _smooth_texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A low-contrast, low-frequency colour texture (the static background)."""
-    coarse = rng.uniform(60, 190, size=(max(height // 8, 2), max(width // 8, 2), 3))
-    coarse = coarse.astype(np.float32)
-    smooth = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+    """A dark, low-frequency colour texture (the static background)."""
+    coarse = rng.uniform(20, 90, size=(max(height // 8, 2), max(width // 8, 2), 3))
+    smooth = cv2.resize(coarse.astype(np.float32), (width, height),
+                        interpolation=cv2.INTER_LINEAR)
     return np.clip(smooth, 0, 255).astype(np.uint8)
 
 
 def _sprite(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A high-contrast square with a blocky random texture in a random colour."""
+    """A bright square of a random colour with a blocky two-tone texture.
+
+    Bright on dark keeps the motion easy to see for a small model trained for a few
+    minutes; the colours, like everything else, do not depend on the label.
+    """
     blocks = rng.uniform(0, 1, size=((size + 3) // 4, (size + 3) // 4, 1))
-    colour = rng.uniform(0, 255, size=(1, 1, 3))
-    texture = np.where(blocks > 0.5, colour, 255 - colour)
+    colour = rng.uniform(150, 255, size=(1, 1, 3))
+    texture = np.where(blocks > 0.5, colour, 0.8 * colour)
     texture = np.kron(texture, np.ones((4, 4, 1)))[:size, :size]
     return texture.astype(np.uint8)

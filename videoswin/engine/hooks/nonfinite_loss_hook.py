@@ -6,6 +6,7 @@ This hook checks the loss before the backward pass and the gradients before the
 optimizer step, inside ``OptimWrapper.update_params``, so a bad step never reaches
 the weights or the optimizer state.
 """
+import functools
 from typing import Optional
 
 import torch
@@ -73,6 +74,7 @@ class NonFiniteLossHook(Hook):
         scaler = getattr(wrapper, 'loss_scaler', None)
         check_grads = self.check_grads and not (scaler is not None and scaler.is_enabled())
 
+        @functools.wraps(update_params)
         def guarded_update_params(loss: torch.Tensor, step_kwargs: Optional[dict] = None,
                                   zero_kwargs: Optional[dict] = None) -> None:
             if _all_finite(loss):
@@ -82,6 +84,7 @@ class NonFiniteLossHook(Hook):
             wrapper._inner_count += 1  # the skipped backward still counts as an iteration
             wrapper.zero_grad()
 
+        @functools.wraps(step)  # keeps the mark param schedulers put on step
         def guarded_step(**kwargs) -> None:
             if not check_grads or _grads_finite(wrapper.optimizer):
                 self._consecutive = 0

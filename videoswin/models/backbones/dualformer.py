@@ -14,6 +14,7 @@ Parameter names are the official ones (``patch_embeds``, ``pos_block``, ``blocks
 ``attn.q/kv/sr/norm/lr``), so released checkpoints load as they are.
 Input (N, C, T, H, W) -> (N, 8C0, T/2, H/32, W/32) after a final LayerNorm.
 """
+import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -107,10 +108,11 @@ class GlobalPyramidAttention(nn.Module):
         self.sr = nn.Conv3d(dim, dim, fine_kernel, fine_kernel, groups=dim)
         self.norm = nn.LayerNorm(dim)
         if with_coarse:
-            # a (T/4, H/4, W/4) depthwise pooling factorised as 1x7x7 then the rest
+            # the grid / coarse_size depthwise pooling, factorised (as the official code,
+            # for speed) into a 1x7x7 conv and a conv over the rest of the kernel
             coarse_kernel = [max(1, g // s) for g, s in zip(grid, fit_to_grid(coarse_size, grid))]
-            spatial = (1, min(7, coarse_kernel[1]), min(7, coarse_kernel[2]))
-            rest = tuple(max(1, k // s) for k, s in zip(coarse_kernel, spatial))
+            spatial = (1, math.gcd(7, coarse_kernel[1]), math.gcd(7, coarse_kernel[2]))
+            rest = tuple(k // s for k, s in zip(coarse_kernel, spatial))
             self.lr = nn.Sequential(
                 nn.Conv3d(dim, dim, spatial, spatial, groups=dim),
                 nn.BatchNorm3d(dim),

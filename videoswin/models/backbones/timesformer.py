@@ -25,8 +25,8 @@ from videoswin.models.layers.vit_layers import (Mlp, PatchEmbed, SelfAttention,
                                                 TransformerBlock, drop_path_layer,
                                                 drop_path_rates, init_vit_weights)
 from videoswin.registry import MODELS
-from .vit_weights import (StateDict, hf_encoder_to_timm, load_report, read_state_dict,
-                          resize_1d_table, resize_grid_table, strip_prefix)
+from .vit_weights import (StateDict, conv_patch_filter, hf_encoder_to_timm, load_report,
+                          read_state_dict, resize_1d_table, resize_grid_table, strip_prefix)
 
 ATTENTION_TYPES = ('divided_space_time', 'joint_space_time', 'space_only')
 
@@ -212,7 +212,7 @@ def timesformer_state_dict(state_dict: StateDict) -> Tuple[StateDict, StateDict]
     else:
         kept = ('patch_embed.', 'cls_token', 'pos_embed', 'time_embed', 'blocks.', 'norm.')
         backbone = {k: v for k, v in state_dict.items() if k.startswith(kept)}
-    return backbone, head
+    return conv_patch_filter(backbone), head
 
 
 def infer_timesformer_args(backbone: StateDict) -> Dict[str, object]:
@@ -243,7 +243,8 @@ def timesformer_weights_from_vit(vit: StateDict, attention_type: str) -> Tuple[S
     if attention_type == 'divided_space_time':
         for key, value in vit.items():
             if key.startswith('blocks.') and ('.attn.' in key or '.norm1.' in key):
-                new = key.replace('.attn.', '.temporal_attn.').replace('.norm1.', '.temporal_norm1.')
+                new = key.replace('.attn.', '.temporal_attn.')
+                new = new.replace('.norm1.', '.temporal_norm1.')
                 out[new] = value.clone()
                 adapted.append(new)
     return out, adapted

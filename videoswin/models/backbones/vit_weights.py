@@ -151,7 +151,7 @@ def vit_state_dict(state_dict: StateDict) -> StateDict:
     state_dict = strip_prefix(state_dict, ('module.', 'model.', 'backbone.', 'vit.'))
     if not any('patch_embeddings' in key for key in state_dict):
         kept = ('patch_embed.', 'cls_token', 'pos_embed', 'blocks.', 'norm.')
-        return {k: v for k, v in state_dict.items() if k.startswith(kept)}
+        return conv_patch_filter({k: v for k, v in state_dict.items() if k.startswith(kept)})
     blocks, other = hf_encoder_to_timm(state_dict)
     renames = {
         'embeddings.cls_token': 'cls_token',
@@ -166,10 +166,16 @@ def vit_state_dict(state_dict: StateDict) -> StateDict:
     return out
 
 
-def num_blocks(state_dict: StateDict, prefix: str = 'blocks.') -> int:
-    """How many ``{prefix}i.`` blocks a state dict holds."""
-    indices = {int(k[len(prefix):].split('.')[0]) for k in state_dict if k.startswith(prefix)}
-    return max(indices) + 1 if indices else 0
+def conv_patch_filter(state_dict: StateDict, in_channels: int = 3) -> StateDict:
+    """Early timm / JAX ports store the patch embedding as a (C, in*p*p) linear kernel;
+    reshape it to the (C, in, p, p) conv kernel the models use."""
+    weight = state_dict.get('patch_embed.proj.weight')
+    if weight is not None and weight.dim() == 2:
+        side = int(round(math.sqrt(weight.shape[1] / in_channels)))
+        state_dict = dict(state_dict)
+        state_dict['patch_embed.proj.weight'] = weight.reshape(weight.shape[0], in_channels,
+                                                               side, side)
+    return state_dict
 
 
 def resize_grid_table(table: torch.Tensor, new_hw: Tuple[int, int],

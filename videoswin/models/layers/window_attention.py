@@ -78,10 +78,12 @@ class WindowAttentionFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, qkv: torch.Tensor, bias: torch.Tensor, group_masks: Optional[torch.Tensor],
                 group_bounds: Tuple[int, ...], scale: float) -> torch.Tensor:
-        q, k, v = _split_qkv(qkv)
+        # detached: SDPA picks its slow generic kernel when an input *flags*
+        # requires_grad, even with grad mode off as it is here
+        q, k, v = _split_qkv(qkv.detach())
         windows, heads, n, head_dim = q.shape
         out = qkv.new_empty(windows, n, heads, head_dim)
-        bias_q = bias.to(qkv.dtype)
+        bias_q = bias.detach().to(qkv.dtype)
         for g, (start, end) in enumerate(zip(group_bounds[:-1], group_bounds[1:])):
             mask = bias_q if group_masks is None else bias_q + group_masks[g].to(qkv.dtype)
             out[start:end] = F.scaled_dot_product_attention(
@@ -169,7 +171,8 @@ class WindowAttention3D(nn.Module):
         else:
             index = _clipped_index(self.window_size, window).to(table.device)
         n = window[0] * window[1] * window[2]
-        return table.index_select(0, index).view(n, n, -1).permute(2, 0, 1)
+        # contiguous: the fused CPU kernel needs a unit stride along the last axis
+        return table.index_select(0, index).view(n, n, -1).permute(2, 0, 1).contiguous()
 
     def _cached_masks(self, layout: WindowLayout, dtype: torch.dtype) -> torch.Tensor:
         """(G, nH, N, N) bias + shift mask per pattern, rebuilt only when something changed.
