@@ -80,8 +80,9 @@ def build_pair(test_views_chunk: int = 4) -> Tuple[torch.nn.Module, torch.nn.Mod
     ours.init_weights()
 
     backbone = dict(cfg.model.backbone)
+    # _scope_: build from mmaction2's registry, not ours (the names are the same)
     reference = MMA_MODELS.build(dict(
-        type='Recognizer3D',
+        _scope_='mmaction', type='Recognizer3D',
         backbone=dict(type='SwinTransformer3D', arch='tiny', pretrained=None, pretrained2d=False,
                       patch_size=backbone['patch_size'], window_size=backbone['window_size'],
                       drop_path_rate=backbone['drop_path_rate'], patch_norm=True),
@@ -90,6 +91,8 @@ def build_pair(test_views_chunk: int = 4) -> Tuple[torch.nn.Module, torch.nn.Mod
                       average_clips='prob'),
         data_preprocessor=dict(cfg.model.data_preprocessor),
         test_cfg=dict(max_testing_views=test_views_chunk)))
+    if type(reference.backbone).__module__.startswith('videoswin'):
+        raise RuntimeError('the reference model was built from videoswin modules')
     copy_weights(ours, reference)
     return ours.train(), reference.train(), cfg
 
@@ -112,7 +115,7 @@ def optim_wrappers(cfg: Config, ours: torch.nn.Module, reference: torch.nn.Modul
     ours_wrapper = build_optim_wrapper(ours, ours_cfg)
     ref_cfg = dict(type='OptimWrapper', optimizer=copy.deepcopy(ours_cfg.optimizer))
     ref_wrapper = MMA_CONSTRUCTORS.build(dict(
-        type='SwinOptimWrapperConstructor', optim_wrapper_cfg=ref_cfg,
+        _scope_='mmaction', type='SwinOptimWrapperConstructor', optim_wrapper_cfg=ref_cfg,
         paramwise_cfg=dict(absolute_pos_embed=dict(decay_mult=0.),
                            relative_position_bias_table=dict(decay_mult=0.),
                            norm=dict(decay_mult=0.), backbone=dict(lr_mult=0.1))))(reference)

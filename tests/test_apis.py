@@ -176,9 +176,8 @@ def test_features_have_the_documented_shapes_and_equal_the_pooled_backbone(works
     cfg.model.test_cfg = dict(feature_extraction=True, max_testing_views=4)
     feature_model = init_recognizer(cfg, workspace['checkpoint'])
     with torch.no_grad():
-        batch = feature_model.data_preprocessor(prepare_batch(feature_model, workspace['video']))
-        [recognizer_features] = feature_model(batch['inputs'], mode='tensor')
-    np.testing.assert_allclose(pooled, recognizer_features.numpy(), rtol=0, atol=1e-5)
+        [sample] = feature_model.test_step(prepare_batch(feature_model, workspace['video']))
+    np.testing.assert_allclose(pooled, sample.pred_features.numpy(), rtol=0, atol=1e-5)
     # Chunked views (max_testing_views=4 of 6) give the same features through our API.
     np.testing.assert_allclose(extract_features(feature_model, workspace['video']), pooled,
                                rtol=0, atol=1e-5)

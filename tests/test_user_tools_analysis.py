@@ -217,7 +217,7 @@ def mmengine_work_dir(tmp_path_factory) -> Path:
                     optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
                     default_hooks=dict(logger=dict(type='LoggerHook', interval=2),
                                        checkpoint=dict(type='CheckpointHook', interval=100)),
-                    experiment_name='analyze_logs_test', default_scope='mmengine')
+                    experiment_name='analyze_logs_test', default_scope=None)
     runner.train()
     return work_dir
 

@@ -6,10 +6,17 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # one checkpoint per epoch; the 3 newest and the best (by the val metric) are kept
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'),
+    # one checkpoint per epoch; the 3 newest and the best (by the val metric) are kept;
+    # written atomically, plus a rolling mid-epoch one every 500 iterations (exact
+    # resume with ResumableEpochBasedTrainLoop; docs/reliability.md)
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
+                    save_best='auto', mid_epoch_interval=500),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    sync_buffers=dict(type='SyncBuffersHook'))
+    sync_buffers=dict(type='SyncBuffersHook'),
+    # a NaN/inf loss or gradient stops the run before the step ('skip' to drop it)
+    nonfinite_loss=dict(type='NonFiniteLossHook', action='stop'),
+    label_check=dict(type='LabelCheckHook'),
+    release_workers=dict(type='ReleaseWorkersHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

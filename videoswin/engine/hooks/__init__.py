@@ -3,3 +3,5 @@ from .atomic_checkpoint_hook import AtomicCheckpointHook  # noqa: F401
 from .fault_injection_hook import FaultInjectionHook  # noqa: F401
 from .label_check_hook import LabelCheckHook  # noqa: F401
 from .nonfinite_loss_hook import NonFiniteLossHook  # noqa: F401
+from .release_workers_hook import ReleaseWorkersHook  # noqa: F401
+from .resource_monitor_hook import ResourceMonitorHook  # noqa: F401

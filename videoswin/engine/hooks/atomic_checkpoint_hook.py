@@ -94,10 +94,11 @@ class AtomicCheckpointHook(CheckpointHook):
         self._mid_epoch_on = bool(self.mid_epoch_interval) and self.by_epoch
         if self._mid_epoch_on and not isinstance(runner.train_loop, ResumableEpochBasedTrainLoop):
             self._mid_epoch_on = False
-            runner.logger.warning(
-                'mid_epoch_interval is ignored: resuming a mid-epoch checkpoint needs '
-                f"train_cfg.type='ResumableEpochBasedTrainLoop', not "
-                f'{type(runner.train_loop).__name__}')
+            if len(runner.train_dataloader) > self.mid_epoch_interval:  # a save was due
+                runner.logger.warning(
+                    'mid_epoch_interval is ignored: resuming a mid-epoch checkpoint needs '
+                    f"train_cfg.type='ResumableEpochBasedTrainLoop', not "
+                    f'{type(runner.train_loop).__name__}')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         super().after_train_iter(runner, batch_idx, data_batch, outputs)

@@ -32,7 +32,7 @@ class VideoRecognizer(BaseModel):
             go through the backbone at once, whatever the test batch size; it bounds
             memory and leaves the scores unchanged. ``feature_extraction`` (bool):
             ``predict`` stores each video's backbone features, pooled over
-            T, H, W and averaged over its views, as ``data_sample.features`` (C',)
+            T, H, W and averaged over its views, as ``data_sample.pred_features`` (C',)
             instead of class scores.
         init_cfg: mmengine init config (the backbone loads ``pretrained`` itself).
     """
@@ -71,7 +71,7 @@ class VideoRecognizer(BaseModel):
 
         * ``'loss'``: dict of losses (and training top-k accuracies).
         * ``'predict'``: the data samples with ``pred_scores``/``pred_labels`` (or
-          ``features`` in feature mode).
+          ``pred_features`` in feature mode).
         * ``'tensor'``: per-view logits (N, V, K), or in feature mode the pooled,
           view-averaged features (N, C').
         """
@@ -100,7 +100,7 @@ class VideoRecognizer(BaseModel):
             data_samples = [ActionDataSample() for _ in range(inputs.shape[0])]
         if self.feature_extraction:
             for sample, feature in zip(data_samples, self.extract_feat(inputs)):
-                sample.features = feature
+                sample.pred_features = feature
             return data_samples
         scores = self.cls_head.fuse_views(self.view_logits(inputs))
         for sample, score in zip(data_samples, scores):

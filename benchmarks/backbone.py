@@ -1,0 +1,266 @@
+"""Speed and memory of our SwinTransformer3D against mmaction2's, same weights, one run.
+
+    python benchmarks/backbone.py [--quick] [--threads 2] [--rounds 5] [--arch tiny]
+
+Prints one Markdown table (the one in docs/backbone.md):
+
+* forward, eval, no grad, at 1x3x32x224x224 and 1x3x16x224x224;
+* forward + backward (train mode, loss = output.sum()) at 1x3x8x224x224;
+* for each: median wall time of both implementations (warm-ups, then interleaved
+  rounds with alternating order), the speed-up, and the achieved GFLOP/s (2 FLOPs
+  per multiply-add of ``tools/analysis/get_flops.py``; fwd+bwd counted as 3x the
+  forward) as a fraction of a large fp32 matmul's GFLOP/s measured in every round;
+* peak RSS of fwd+bwd x2 at the training shape, every case in its own fresh
+  subprocess, with and without activation checkpointing (ours ``use_checkpoint``,
+  mmaction2 ``with_cp``), as peak and as peak minus the RSS after model build.
+
+Shared machines: every timing also records how much CPU *other* processes used
+meanwhile (from /proc/stat); medians are taken over the rounds where that stayed
+under 8 % of the machine when at least 3 such rounds exist, else over all rounds,
+and the table says which. Compare ratios inside one table, not milliseconds across
+runs. ``--quick`` runs small shapes once: a smoke test of every path, not numbers.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+CLEAN_SHARE = 0.08  # others' share of the machine below which a round counts as clean
+
+
+class Case(NamedTuple):
+    name: str
+    shape: Tuple[int, ...]
+    train: bool
+
+
+FULL_CASES = [Case('forward 32x224', (1, 3, 32, 224, 224), False),
+              Case('forward 16x224', (1, 3, 16, 224, 224), False),
+              Case('fwd+bwd 8x224', (1, 3, 8, 224, 224), True)]
+QUICK_CASES = [Case('forward 8x112', (1, 3, 8, 112, 112), False),
+               Case('forward 16x112', (1, 3, 16, 112, 112), False),
+               Case('fwd+bwd 4x112', (1, 3, 4, 112, 112), True)]
+TARGETS = {False: 2.0, True: 1.25}  # speed-up targets of the issue (forward, training)
+
+
+# ----------------------------------------------------------------------------- models
+def random_official_state(model: torch.nn.Module, seed: int = 0) -> Dict[str, torch.Tensor]:
+    """Official-layout weights far from the init (tables N(0, .5), norms N(1, .1))."""
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, value in model.state_dict().items():
+        if value.is_floating_point():
+            noise = torch.randn(value.shape, generator=gen)
+            if 'relative_position_bias_table' in key:
+                value = noise * 0.5
+            elif 'norm' in key and key.endswith('weight'):
+                value = 1 + 0.1 * noise
+            else:
+                value = noise * 0.02
+        state[key] = value
+    return state
+
+
+def build(impl: str, arch: str, checkpointing: bool = False) -> torch.nn.Module:
+    """Our backbone ('ours') or mmaction2's ('mmaction2'), identical random weights."""
+    from videoswin.models.backbones.swin3d import SwinTransformer3D
+    ours = SwinTransformer3D(arch=arch, drop_path_rate=0., use_checkpoint=checkpointing)
+    state = random_official_state(ours)
+    if impl == 'ours':
+        ours.load_state_dict(state, strict=True)
+        return ours
+    from mmaction.models.backbones.swin import SwinTransformer3D as MMActionSwin3D
+    reference = MMActionSwin3D(
+        arch=dict(embed_dims=ours.embed_dim, depths=list(ours.depths),
+                  num_heads=list(ours.num_heads)),
+        drop_path_rate=0., pretrained=None, pretrained2d=False, with_cp=checkpointing)
+    reference.load_state_dict({('norm3' + k[4:] if k.startswith('norm.') else k): v
+                               for k, v in state.items()}, strict=True)
+    return reference
+
+
+def forward_macs(arch: str, shape: Sequence[int]) -> int:
+    """Multiply-adds of one forward, from tools/analysis/get_flops.py."""
+    spec = importlib.util.spec_from_file_location(
+        'get_flops', ROOT / 'tools' / 'analysis' / 'get_flops.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool.count_complexity(dict(type='SwinTransformer3D', arch=arch), shape).macs
+
+
+# ----------------------------------------------------------------------------- timing
+def _busy_jiffies() -> Tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine."""
+    with open('/proc/stat') as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+class Sample(NamedTuple):
+    wall: float
+    cpu: float
+    others: float  # share of the machine used by other processes meanwhile
+
+
+def timed(fn: Callable[[], None]) -> Sample:
+    busy0, total0 = _busy_jiffies()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    fn()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    busy1, total1 = _busy_jiffies()
+    ticks = os.sysconf('SC_CLK_TCK')
+    machine = max(total1 - total0, 1)
+    others = max(0.0, (busy1 - busy0) - cpu * ticks) / machine
+    return Sample(wall, cpu, others)
+
+
+def robust_median(samples: List[Sample]) -> Tuple[float, float, bool]:
+    """(median wall, median cpu, clean?) over clean rounds if there are >= 3."""
+    clean = [s for s in samples if s.others < CLEAN_SHARE]
+    use = clean if len(clean) >= 3 else samples
+    return (statistics.median(s.wall for s in use), statistics.median(s.cpu for s in use),
+            use is clean)
+
+
+def run_step(model: torch.nn.Module, clip: torch.Tensor, train: bool) -> Callable[[], None]:
+    def step() -> None:
+        if train:
+            model.train()
+            model.zero_grad(set_to_none=True)
+            model(clip).sum().backward()
+        else:
+            model.eval()
+            with torch.no_grad():
+                model(clip)
+    return step
+
+
+def matmul_step(size: int) -> Callable[[], None]:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return lambda: torch.mm(a, b)
+
+
+# ----------------------------------------------------------------------------- memory
+def memory_child(impl: str, arch: str, checkpointing: bool, shape: Sequence[int]) -> None:
+    """Run in a fresh process: RSS after build, and peak RSS over fwd+bwd x2 (JSON line)."""
+    model = build(impl, arch, checkpointing).train()
+    clip = torch.randn(*shape)
+    with open('/proc/self/statm') as f:
+        base = int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+    for _ in range(2):
+        model.zero_grad(set_to_none=True)
+        model(clip).sum().backward()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(dict(base_mb=base, peak_mb=peak)))
+
+
+def measure_memory(arch: str, shape: Sequence[int], threads: int) -> Dict[Tuple[str, bool], Dict]:
+    results = {}
+    for impl in ('ours', 'mmaction2'):
+        for checkpointing in (False, True):
+            cmd = [sys.executable, __file__, '--memory-child', impl, '--arch', arch,
+                   '--threads', str(threads), '--shape', *map(str, shape)]
+            if checkpointing:
+                cmd.append('--checkpointing')
+            done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+            if done.returncode:
+                raise RuntimeError(f'memory run {impl} checkpointing={checkpointing} failed:\n'
+                                   f'{done.stderr[-2000:]}')
+            results[(impl, checkpointing)] = json.loads(done.stdout.strip().splitlines()[-1])
+    return results
+
+
+# ----------------------------------------------------------------------------- report
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--quick', action='store_true', help='small shapes, one round')
+    parser.add_argument('--threads', type=int, default=2, help='intra-op threads')
+    parser.add_argument('--rounds', type=int, default=5, help='interleaved timed rounds')
+    parser.add_argument('--arch', default='tiny', help='tiny | small | base | large')
+    parser.add_argument('--skip-memory', action='store_true', help='no peak-RSS subprocesses')
+    parser.add_argument('--memory-child', choices=['ours', 'mmaction2'], help=argparse.SUPPRESS)
+    parser.add_argument('--checkpointing', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--shape', type=int, nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.memory_child:
+        memory_child(args.memory_child, args.arch, args.checkpointing, args.shape)
+        return
+
+    cases = QUICK_CASES if args.quick else FULL_CASES
+    rounds, warmups = (1, 1) if args.quick else (args.rounds, 2)
+    matmul_size = 1024 if args.quick else 2048
+    impls = {name: build(name, args.arch) for name in ('ours', 'mmaction2')}
+    torch.manual_seed(0)
+    clips = {case: torch.randn(case.shape) for case in cases}
+    steps = {(case, name): run_step(model, clips[case], case.train)
+             for case in cases for name, model in impls.items()}
+    matmul = matmul_step(matmul_size)
+
+    outs = []
+    with torch.no_grad():  # agreement on the first case, as a guard on what is timed
+        for model in impls.values():
+            model.eval()  # (mmaction2's train() returns None: no chaining)
+            outs.append(model(clips[cases[0]]))
+    agreement = (outs[0] - outs[1]).abs().max().item()
+
+    print(f'warming up ({warmups} per case and implementation) ...', flush=True)
+    for step in list(steps.values()) * warmups + [matmul] * 2:
+        step()
+    samples: Dict = {key: [] for key in list(steps) + ['matmul']}
+    for r in range(rounds):
+        samples['matmul'].append(timed(matmul))
+        for case in cases:
+            order = ('ours', 'mmaction2') if r % 2 == 0 else ('mmaction2', 'ours')
+            for name in order:
+                samples[(case, name)].append(timed(steps[(case, name)]))
+        print(f'round {r + 1}/{rounds} done', flush=True)
+
+    mm_wall, _, mm_clean = robust_median(samples['matmul'])
+    mm_gflops = 2 * matmul_size**3 / mm_wall / 1e9
+    lines = [f'Swin-{args.arch[0].upper()}, fp32, {args.threads} threads, {rounds} rounds; '
+             f'outputs agree to {agreement:.1e} max-abs; fp32 matmul {matmul_size}^2: '
+             f'{mm_gflops:.1f} GFLOP/s{"" if mm_clean else " (contended)"}', '',
+             '| case | ours ms | mmaction2 ms | speed-up (target) | ours CPU-s / ref CPU-s '
+             '| ours GFLOP/s | % of matmul | ref GFLOP/s | rounds |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---|']
+    for case in cases:
+        flops = 2 * forward_macs(args.arch, case.shape) * (3 if case.train else 1)
+        ours_wall, ours_cpu, ours_clean = robust_median(samples[(case, 'ours')])
+        ref_wall, ref_cpu, ref_clean = robust_median(samples[(case, 'mmaction2')])
+        ours_rate, ref_rate = flops / ours_wall / 1e9, flops / ref_wall / 1e9
+        clean = 'clean' if ours_clean and ref_clean else 'contended'
+        lines.append(
+            f'| {case.name} | {ours_wall * 1e3:.0f} | {ref_wall * 1e3:.0f} | '
+            f'{ref_wall / ours_wall:.2f}x ({TARGETS[case.train]:.2f}x) | '
+            f'{ours_cpu:.2f} / {ref_cpu:.2f} | {ours_rate:.1f} | {100 * ours_rate / mm_gflops:.0f} % '
+            f'| {ref_rate:.1f} | {clean} |')
+    if not args.skip_memory:
+        train_shape = next(c.shape for c in cases if c.train)
+        memory = measure_memory(args.arch, train_shape, args.threads)
+        ref_peak = memory[('mmaction2', False)]
+        lines += ['', f'Peak RSS, fwd+bwd x2 at {"x".join(map(str, train_shape))}, '
+                  'one fresh process per row:', '',
+                  '| impl | checkpointing | base MB | peak MB | peak - base MB | '
+                  'peak / ref peak (no ckpt) | (peak - base) / ref |', '|---|---|---:|---:|---:|---:|---:|']
+        for (impl, ckpt), m in memory.items():
+            lines.append(
+                f'| {impl} | {"yes" if ckpt else "no"} | {m["base_mb"]:.0f} | {m["peak_mb"]:.0f} | '
+                f'{m["peak_mb"] - m["base_mb"]:.0f} | {m["peak_mb"] / ref_peak["peak_mb"]:.2f} | '
+                f'{(m["peak_mb"] - m["base_mb"]) / (ref_peak["peak_mb"] - ref_peak["base_mb"]):.2f} |')
+    print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,87 @@
+"""The synthetic dataset: the label is the direction of motion and nothing else."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from videoswin.datasets.synthetic import (CLASSES, REVERSED_LABEL, make_clip,
+                                          make_synthetic_dataset, render_clip,
+                                          sample_clip_spec)
+
+SEEDS = range(12)
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_each_class_is_the_time_reverse_of_the_other(seed):
+    for label, reversed_label in REVERSED_LABEL.items():
+        assert np.array_equal(make_clip(seed, label)[::-1], make_clip(seed, reversed_label))
+
+
+def test_an_order_blind_view_is_identical_for_both_labels():
+    """Any function of the set of frames (here: sorted frame hashes and the temporal
+    mean) takes the same value for both labels, so it cannot beat chance."""
+    for seed in SEEDS:
+        down, up = make_clip(seed, 0), make_clip(seed, 1)
+        assert sorted(map(bytes, down)) == sorted(map(bytes, up))
+        assert np.array_equal(down.mean(axis=0), up.mean(axis=0))
+
+
+def test_pixels_move_down_or_up_as_the_label_says():
+    """Track the rows where the frames differ from the static background."""
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        spec = sample_clip_spec(rng)
+        for label, sign in ((CLASSES.index('moving_down'), 1), (CLASSES.index('moving_up'), -1)):
+            frames = render_clip(spec, label).astype(np.int16)
+            moving = np.any(frames != spec.background, axis=-1)  # (T, H, W)
+            rows = np.arange(spec.height)[None, :, None]
+            centre = (moving * rows).sum(axis=(1, 2)) / moving.sum(axis=(1, 2))
+            assert sign * (centre[-1] - centre[0]) > 5  # pixels
+
+
+def test_clips_differ_in_appearance_and_path():
+    clips = [make_clip(seed, 0) for seed in SEEDS]
+    assert len({clip.tobytes() for clip in clips}) == len(clips)
+    starts = {tuple(path[0]) for seed in SEEDS
+              for path in sample_clip_spec(np.random.default_rng(seed)).paths}
+    assert len(starts) > len(SEEDS) // 2
+
+
+def test_render_refuses_unknown_label():
+    with pytest.raises(ValueError, match='label'):
+        render_clip(sample_clip_spec(np.random.default_rng(0)), 2)
+
+
+def read_list(path: Path):
+    return [line.split() for line in path.read_text().splitlines()]
+
+
+def test_written_dataset_has_both_layouts_with_decodable_videos(tmp_path):
+    import decord  # after writing: decord's FFmpeg shadows PyAV's VP9 encoder (video_io.py)
+    make_synthetic_dataset(tmp_path, seed=1, num_train=3, num_val=2, num_frames=20)
+    assert (tmp_path / 'classes.txt').read_text().split() == list(CLASSES)
+    layouts = [(tmp_path, lambda split: tmp_path / split, '.mp4'),
+               (tmp_path / 'sthv2', lambda split: tmp_path / 'sthv2' / 'videos', '.webm')]
+    names = set()
+    for list_dir, video_dir, suffix in layouts:
+        for split, per_class in (('train', 3), ('val', 2)):
+            entries = read_list(list_dir / f'{split}_list.txt')
+            labels = [int(label) for _, label in entries]
+            assert sorted(labels) == sorted(list(range(len(CLASSES))) * per_class)
+            for name, _ in entries:
+                assert name.endswith(suffix)
+                reader = decord.VideoReader(str(video_dir(split) / name))
+                assert len(reader) == 20 and reader[0].shape == (64, 80, 3)
+                names.add((list_dir, name))
+    assert len(names) == 2 * 2 * 5  # no file written twice within a layout
+
+
+def test_the_same_seed_gives_the_same_dataset(tmp_path):
+    import decord
+    for run in ('a', 'b'):
+        make_synthetic_dataset(tmp_path / run, seed=7, num_train=2, num_val=1, ssv2_style=False)
+    assert (tmp_path / 'a/train_list.txt').read_text() == (tmp_path / 'b/train_list.txt').read_text()
+    name = read_list(tmp_path / 'a/val_list.txt')[0][0]
+    frames = [decord.VideoReader(str(tmp_path / run / 'val' / name)).get_batch([0, 9]).asnumpy()
+              for run in ('a', 'b')]
+    assert np.array_equal(*frames)
