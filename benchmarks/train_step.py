@@ -113,7 +113,9 @@ def optim_wrappers(cfg: Config, ours: torch.nn.Module, reference: torch.nn.Modul
     ours_cfg = copy.deepcopy(cfg.optim_wrapper)
     ours_cfg.type = 'OptimWrapper'
     ours_wrapper = build_optim_wrapper(ours, ours_cfg)
-    ref_cfg = dict(type='OptimWrapper', optimizer=copy.deepcopy(ours_cfg.optimizer))
+    # mmaction2's Swin recipe optimizer: AdamW with torch's default (per-tensor) kernel
+    ref_optimizer = {k: v for k, v in ours_cfg.optimizer.items() if k != 'fused'}
+    ref_cfg = dict(type='OptimWrapper', optimizer=ref_optimizer)
     ref_wrapper = MMA_CONSTRUCTORS.build(dict(
         _scope_='mmaction', type='SwinOptimWrapperConstructor', optim_wrapper_cfg=ref_cfg,
         paramwise_cfg=dict(absolute_pos_embed=dict(decay_mult=0.),

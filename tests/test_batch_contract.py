@@ -2,14 +2,18 @@
 accumulation steps; lr scales linearly from the recipe's global batch when asked; a
 mismatch without scaling warns; accumulation never shrinks the loader batch."""
 import copy
+from unittest.mock import patch
 
 import pytest
 import torch
 from mmaction.structures import ActionDataSample
+from mmengine import Config
+from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
+from mmengine.runner import Runner
 
-from videoswin.engine.batch_contract import (BatchContract, mismatch_warning, read_contract,
-                                             split_global_batch)
+from videoswin.engine.batch_contract import (BatchContract, apply_batch_contract,
+                                             mismatch_warning, read_contract, split_global_batch)
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
 
@@ -109,3 +113,57 @@ def test_accumulating_4_loader_batches_of_2_updates_like_one_batch_of_8():
         torch.testing.assert_close(value, whole.state_dict()[name], rtol=1e-4, atol=1e-6, msg=name)
         moved += int(not torch.equal(value, before[name]))
     assert moved > 10  # the comparison is not vacuous: parameters did change
+
+
+RECIPE = 'configs/recognition/swin/swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
+
+
+def recipe_runner(tmp_path, **options) -> Runner:
+    """A Runner of the Swin-T recipe with a small model (nothing is trained or loaded)."""
+    cfg = Config.fromfile(RECIPE)
+    cfg.merge_from_dict({
+        'model.backbone.embed_dim': 8, 'model.backbone.depths': (1, 1),
+        'model.backbone.num_heads': (1, 1), 'model.backbone.pretrained': None,
+        'model.cls_head.in_channels': 16, 'optim_wrapper.type': 'OptimWrapper',
+        'work_dir': str(tmp_path), 'experiment_name': f'contract-{tmp_path.name}', **options})
+    return Runner.from_cfg(cfg)
+
+
+def built_group_lrs(runner: Runner) -> list:
+    """The lrs after the two steps runner.train() takes before training: build the
+    optimizer, then mmengine's own auto_scale_lr."""
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    runner.scale_lr(runner.optim_wrapper, runner.auto_scale_lr)
+    return sorted({group['lr'] for group in runner.optim_wrapper.optimizer.param_groups})
+
+
+@pytest.mark.parametrize('batch, steps', [(2, 4), (8, 1), (1, 8)])
+def test_auto_scale_lr_counts_accumulation_and_scales_once(tmp_path, batch, steps):
+    runner = recipe_runner(tmp_path, **{'train_dataloader.batch_size': batch,
+                                        'optim_wrapper.accumulative_counts': steps,
+                                        'auto_scale_lr.enable': True})
+    contract = apply_batch_contract(runner)
+    assert contract == BatchContract(1, batch, steps, 64)
+    ratio = batch * steps / 64
+    # the recipe's head lr (1e-3) and backbone lr (1e-4), each scaled exactly once
+    assert built_group_lrs(runner) == pytest.approx([1e-4 * ratio, 1e-3 * ratio], rel=1e-12)
+    assert runner.optim_wrapper.base_param_settings['lr'] == pytest.approx(1e-3 * ratio)
+
+
+def test_without_scaling_the_recipe_lr_stays_and_a_mismatch_is_logged(tmp_path):
+    runner = recipe_runner(tmp_path, **{'train_dataloader.batch_size': 2,
+                                        'optim_wrapper.accumulative_counts': 4})
+    logger = MMLogger.get_current_instance()
+    with patch.object(logger, 'warning', wraps=logger.warning) as warn, \
+            patch.object(logger, 'log', wraps=logger.log) as log:
+        contract = apply_batch_contract(runner)
+    assert contract.global_batch == 8 and contract.lr_ratio == 0.125
+    messages = [str(c.args[-1]) for c in warn.call_args_list + log.call_args_list]
+    assert any('accumulative_counts=32' in m and 'recipe' in m for m in messages), messages
+    assert built_group_lrs(runner) == pytest.approx([1e-4, 1e-3], rel=1e-12)
+
+
+def test_a_test_only_runner_has_no_contract(tmp_path):
+    runner = recipe_runner(tmp_path, train_dataloader=None, train_cfg=None, optim_wrapper=None,
+                           param_scheduler=None)
+    assert apply_batch_contract(runner) is None

@@ -189,20 +189,20 @@ def test_recipe_states_the_published_numbers(name):
     assert cfg.optim_wrapper.get('accumulative_counts', 1) == 1
     assert ('-amp-' in name) == (cfg.optim_wrapper.type == 'AmpOptimWrapper')
 
-    # frames: clip length and frame interval (or uniform sampling) in every pipeline
+    # frames: clip length and frame interval (or whole-video uniform sampling) everywhere
     clip_len, interval = pub.clip
+    sampler_type = 'UniformSegmentSample' if interval is None else 'SampleFrames'
     for loader, dataset in pipelines(cfg):
-        if interval is None:
-            sampler = step(dataset.pipeline, 'UniformSample')
-        else:
-            sampler = step(dataset.pipeline, 'SampleFrames')
-            assert sampler.frame_interval == interval, loader
+        sampler = step(dataset.pipeline, sampler_type)
         assert sampler.clip_len == clip_len, loader
+        if interval is not None:
+            assert sampler.frame_interval == interval, loader
+        assert dataset.num_classes == pub.classes, loader
 
     # test views: clips x crops, fused by mean softmax, test batch 1
     test = cfg.test_dataloader.dataset.pipeline
     clips, crops = pub.views
-    assert step(test, 'UniformSample' if interval is None else 'SampleFrames').num_clips == clips
+    assert step(test, sampler_type).get('num_clips', 1) == clips
     three_crop = step(test, 'ThreeCrop')
     assert CROPS_USED.get(name, crops) == 3 and three_crop.crop_size == pub.crop
     assert head.average_clips == 'prob' and cfg.test_dataloader.batch_size == 1

@@ -52,7 +52,6 @@ def tiny_set(tmp_path_factory):
 def cfg_options(root) -> dict:
     """Data and model size only; the recipe's views, fusion and max_testing_views stay."""
     return {
-        'test_dataloader.dataset.type': 'VideoDataset',  # TEMP
         'test_dataloader.dataset.ann_file': str(root / 'list.txt'),
         'test_dataloader.dataset.data_prefix.video': str(root),
         'test_dataloader.num_workers': 0,

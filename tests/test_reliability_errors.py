@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
+from videoswin.utils.config_check import accepted_arguments, check_config
 from videoswin.utils.errors import ConfigError, one_line
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +52,8 @@ def config(data, tmp_path) -> Path:
 
 def run_tool(tool: str, *argv: str, capsys) -> tuple:
     """Run ``tools/<tool>`` as ``__main__``; return (exit status, non-empty stderr lines)."""
+    # loggers of earlier in-process runs write to streams pytest has closed since
+    MMLogger._instance_dict.clear()
     saved = sys.argv
     sys.argv = [tool, *argv]
     try:
@@ -159,3 +163,24 @@ def test_one_line_shortens_builder_chains():
                                 "got an unexpected keyword argument 'x'; second line")
     assert one_line(KeyError('Foo is not in the registry')) == \
         'KeyError: Foo is not in the registry'
+
+
+def test_every_shipped_config_passes_the_check():
+    # the check must never refuse a valid config: every recipe in configs/ passes it
+    register_all_modules()
+    recipes = [p for p in sorted((REPO / 'configs').rglob('*.py')) if '_base_' not in p.parts]
+    assert len(recipes) > 10
+    for path in recipes:
+        cfg = Config.fromfile(str(path))
+        for mode in ('train', 'test'):
+            check_config(cfg, mode, check_paths=False)
+
+
+def test_arguments_are_followed_through_kwargs_to_the_base_classes():
+    from mmaction.datasets import VideoDataset
+    accepted = accepted_arguments(VideoDataset)
+    # VideoDataset's own, then BaseActionDataset's and mmengine BaseDataset's via **kwargs
+    assert {'ann_file', 'delimiter', 'multi_class', 'data_root', 'serialize_data',
+            'test_mode', 'lazy_init'} <= accepted
+    assert accepted_arguments(type('KeepsKwargs', (), {
+        '__init__': lambda self, a=1, **kwargs: setattr(self, 'extra', kwargs)})) is None

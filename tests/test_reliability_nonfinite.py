@@ -56,7 +56,8 @@ def test_skip_mode_gives_up_after_too_many_bad_steps_in_a_row(tmp_path):
     runner = make_runner(tmp_path, hooks=[
         dict(type='NonFiniteLossHook', action='skip', max_consecutive_skips=2),
         dict(type='FaultInjectionHook', nan_loss_at=range(3, 19))])
-    with pytest.raises(NonFiniteLossError, match=r'iteration 5 \(epoch 1\) \(3 bad steps in a row\)'):
+    in_a_row = r'iteration 5 \(epoch 1\) \(3 bad steps in a row\)'
+    with pytest.raises(NonFiniteLossError, match=in_a_row):
         runner.train()
 
 

@@ -54,7 +54,8 @@ def _train(config: Path, work_dir: Path, *extra: str, wait: bool = True):
         [sys.executable, 'tools/train.py', str(config), '--work-dir', str(work_dir), *extra],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS='1'))
     if wait:
-        assert process.wait(timeout=300) == 0, (work_dir.parent / f'{work_dir.name}.out').read_text()
+        status = process.wait(timeout=300)
+        assert status == 0, (work_dir.parent / f'{work_dir.name}.out').read_text()
     return process
 
 

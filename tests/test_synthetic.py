@@ -1,6 +1,9 @@
 """The synthetic dataset: the label is the direction of motion and nothing else."""
+import subprocess
+import sys
 from pathlib import Path
 
+import decord
 import numpy as np
 import pytest
 
@@ -8,6 +11,7 @@ from videoswin.datasets.synthetic import (CLASSES, REVERSED_LABEL, make_clip,
                                           make_synthetic_dataset, render_clip,
                                           sample_clip_spec)
 
+ROOT = Path(__file__).resolve().parents[1]
 SEEDS = range(12)
 
 
@@ -57,8 +61,10 @@ def read_list(path: Path):
 
 
 def test_written_dataset_has_both_layouts_with_decodable_videos(tmp_path):
-    import decord  # after writing: decord's FFmpeg shadows PyAV's VP9 encoder (video_io.py)
-    make_synthetic_dataset(tmp_path, seed=1, num_train=3, num_val=2, num_frames=20)
+    # A fresh interpreter: once decord is loaded, VP9 can only be encoded out of process.
+    subprocess.run([sys.executable, str(ROOT / 'tools/data/make_synthetic.py'), str(tmp_path),
+                    '--seed', '1', '--num-train', '3', '--num-val', '2', '--num-frames', '20'],
+                   check=True, capture_output=True)
     assert (tmp_path / 'classes.txt').read_text().split() == list(CLASSES)
     layouts = [(tmp_path, lambda split: tmp_path / split, '.mp4'),
                (tmp_path / 'sthv2', lambda split: tmp_path / 'sthv2' / 'videos', '.webm')]
@@ -77,7 +83,6 @@ def test_written_dataset_has_both_layouts_with_decodable_videos(tmp_path):
 
 
 def test_the_same_seed_gives_the_same_dataset(tmp_path):
-    import decord
     for run in ('a', 'b'):
         make_synthetic_dataset(tmp_path / run, seed=7, num_train=2, num_val=1, ssv2_style=False)
     assert (tmp_path / 'a/train_list.txt').read_text() == (tmp_path / 'b/train_list.txt').read_text()

@@ -73,7 +73,7 @@ test_dataloader = dict(
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator
 
-max_epochs = 12
+max_epochs = 10
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -87,6 +87,9 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
          end=max_epochs, convert_to_iter_based=True),
 ]
+
+# the lr above is tuned for 1 process x 8 clips; --auto-scale-lr scales it from there
+auto_scale_lr = dict(enable=False, base_batch_size=8)
 
 default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=max_epochs))
 randomness = dict(seed=0)

@@ -17,7 +17,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='same seed, same videos')
     parser.add_argument('--num-train', type=int, default=100, help='training clips per class')
     parser.add_argument('--num-val', type=int, default=40, help='held-out clips per class')
-    parser.add_argument('--num-frames', type=int, default=32, help='frames per clip (25 fps)')
+    parser.add_argument('--num-frames', type=int, default=24, help='frames per clip (25 fps)')
     parser.add_argument('--no-ssv2', action='store_true',
                         help='skip the SSv2-style (VP9 .webm) layout')
     return parser.parse_args()

@@ -1,2 +1,6 @@
 """Datasets and the transforms mmaction2 does not provide."""
 from . import transforms  # noqa: F401
+from .annotations import AnnotationError  # noqa: F401
+from .kinetics import KineticsDataset  # noqa: F401
+from .robust import BadSampleError, BadSampleLedger  # noqa: F401
+from .sthv2 import SthV2Dataset  # noqa: F401

@@ -45,7 +45,7 @@ def make_resumable(dataloader_cfg: dict) -> dict:
 def _seeded_dataset(dataset) -> SeededDataset:
     """Our wrapper, under whatever mmengine put around it (``num_batch_per_epoch``)."""
     while not isinstance(dataset, SeededDataset):
-        dataset = getattr(dataset, 'dataset', None) or getattr(dataset, '_dataset')
+        dataset = dataset.dataset if hasattr(dataset, 'dataset') else dataset._dataset
     return dataset
 
 

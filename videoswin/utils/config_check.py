@@ -67,12 +67,13 @@ _MODE_SECTIONS = {
 _FORWARDS_KWARGS = re.compile(r'super\(\s*[^)]*\)\s*\.__init__\([^)]*\*\*\s*kwargs', re.S)
 
 
-def check_config(cfg: Config, mode: str = 'train') -> None:
+def check_config(cfg: Config, mode: str = 'train', check_paths: bool = True) -> None:
     """Raise :class:`ConfigError` for the first problem in the parts ``mode`` uses.
 
     Args:
         cfg: the loaded config (modules registered, default scope set).
         mode: 'train' (model, schedule, hooks, train and val data) or 'test'.
+        check_paths: also check that annotation files and data folders exist.
     """
     if mode not in _MODE_SECTIONS:
         raise ValueError(f"mode must be one of {sorted(_MODE_SECTIONS)}, got {mode!r}")
@@ -81,7 +82,7 @@ def check_config(cfg: Config, mode: str = 'train') -> None:
             continue
         for key, node, registry in _typed_nodes(cfg[section], section, _SECTIONS[section]):
             _check_node(key, node, registry)
-    for section in _MODE_SECTIONS[mode]:
+    for section in _MODE_SECTIONS[mode] if check_paths else ():
         if section.endswith('_dataloader') and cfg.get(section) is not None:
             if section == 'val_dataloader' and cfg.get('val_cfg') is None:
                 continue
@@ -116,9 +117,10 @@ def _check_node(key: str, node: dict, registry) -> None:
     if isinstance(obj_type, str):
         obj = registry.get(obj_type)
         if obj is None:
-            hint = _closest(obj_type.split('.')[-1], _registered_names(registry))
+            hint = (_closest(obj_type.split('.')[-1], _registered_names(registry))
+                    or ' (is the module that registers it in custom_imports?)')
             raise ConfigError(f"{key}.type: '{obj_type}' is not a registered {registry.name}"
-                              f'{hint} (a module that registers it may not be imported)')
+                              f'{hint}')
     else:
         obj = obj_type
     if not inspect.isclass(obj):

@@ -11,10 +11,9 @@ crop_size = 384
 resize_short = 439  # 256 * 384 / 224
 
 train_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='VideoInit'),
     dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval, num_clips=1),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, resize_short)),
+    dict(type='VideoDecode', short_side=resize_short),
     dict(type='RandomResizedCrop'),
     dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
     dict(type='Flip', flip_ratio=0.5),
@@ -22,21 +21,19 @@ train_pipeline = [
     dict(type='PackActionInputs'),
 ]
 val_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='VideoInit'),
     dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval, num_clips=1,
          test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, resize_short)),
+    dict(type='VideoDecode', short_side=resize_short),
     dict(type='CenterCrop', crop_size=crop_size),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
 test_pipeline = [
-    dict(type='DecordInit'),
+    dict(type='VideoInit'),
     dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval, num_clips=10,
          test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, crop_size)),
+    dict(type='VideoDecode', short_side=crop_size),
     dict(type='ThreeCrop', crop_size=crop_size),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),

@@ -7,8 +7,11 @@ data_root_val = 'data/kinetics600/videos_val'
 ann_file_train = 'data/kinetics600/kinetics600_train_list_videos.txt'
 ann_file_val = 'data/kinetics600/kinetics600_val_list_videos.txt'
 ann_file_test = 'data/kinetics600/kinetics600_val_list_videos.txt'
+num_classes = 600
 
-train_dataloader = dict(dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root)))
-val_dataloader = dict(dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root_val)))
-test_dataloader = dict(dataset=dict(ann_file=ann_file_test,
+train_dataloader = dict(dataset=dict(ann_file=ann_file_train, num_classes=num_classes,
+                                     data_prefix=dict(video=data_root)))
+val_dataloader = dict(dataset=dict(ann_file=ann_file_val, num_classes=num_classes,
+                                   data_prefix=dict(video=data_root_val)))
+test_dataloader = dict(dataset=dict(ann_file=ann_file_test, num_classes=num_classes,
                                     data_prefix=dict(video=data_root_val)))
