@@ -73,7 +73,7 @@ def run(cfg: Config, interval: int):
     """Train; return the monitor's samples, the descriptors opened and not closed by
     the run, and the worker processes still alive after it."""
     pid = os.getpid()
-    before = set(open_files(pid))
+    before, children_before = set(open_files(pid)), set(child_pids(pid))
     runner = Runner.from_cfg(cfg)
     monitor = ResourceMonitorHook(interval=interval)
     runner.register_hook(monitor)
@@ -83,7 +83,8 @@ def run(cfg: Config, interval: int):
     logs = {h.baseFilename for h in runner.logger.handlers if hasattr(h, 'baseFilename')}
     leaked = sorted(f for f in set(open_files(pid)) - before
                     if f not in logs and not f.startswith(str(cfg.work_dir)))
-    return monitor.samples, leaked, child_pids(pid), seconds
+    workers_left = sorted(set(child_pids(pid)) - children_before)
+    return monitor.samples, leaked, workers_left, seconds
 
 
 def main() -> None:

@@ -115,7 +115,8 @@ def test_accumulating_4_loader_batches_of_2_updates_like_one_batch_of_8():
     assert moved > 10  # the comparison is not vacuous: parameters did change
 
 
-RECIPE = 'configs/recognition/swin/swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
+RECIPE = ('configs/recognition/swin/'
+          'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
 
 
 def recipe_runner(tmp_path, **options) -> Runner:

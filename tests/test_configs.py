@@ -29,8 +29,10 @@ CONFIG_ROOT = 'configs'
 RECIPE_DIR = 'configs/recognition/swin'
 URL_2D = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
 URL_3D = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.4/'
-ARCHS = {'tiny': (96, (2, 2, 6, 2), (3, 6, 12, 24)), 'small': (96, (2, 2, 18, 2), (3, 6, 12, 24)),
-         'base': (128, (2, 2, 18, 2), (4, 8, 16, 32)), 'large': (192, (2, 2, 18, 2), (6, 12, 24, 48))}
+ARCHS = {'tiny': (96, (2, 2, 6, 2), (3, 6, 12, 24)),
+         'small': (96, (2, 2, 18, 2), (3, 6, 12, 24)),
+         'base': (128, (2, 2, 18, 2), (4, 8, 16, 32)),
+         'large': (192, (2, 2, 18, 2), (6, 12, 24, 48))}
 
 
 @dataclass(frozen=True)
@@ -110,18 +112,24 @@ RECIPES = sorted(glob.glob(f'{RECIPE_DIR}/*.py'))
 
 
 def build_model(model_cfg) -> torch.nn.Module:
+    """The model on ``meta``; distribution argument checks (mixup's Beta) need real values,
+    so they are off while building. Falls back to a CPU build."""
+    validate = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(False)
     try:
         with torch.device('meta'):
             return MODELS.build(model_cfg)
     except (NotImplementedError, RuntimeError):
         return MODELS.build(model_cfg)
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(validate)
 
 
 def pipelines(cfg):
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(loader):
             yield loader, cfg[loader].dataset
-            
+
 
 def step(pipeline, type_name):
     found = [t for t in pipeline if t['type'] == type_name]

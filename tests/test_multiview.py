@@ -24,7 +24,8 @@ from videoswin.utils.video_io import write_video
 
 register_all_modules()
 
-RECIPE = 'configs/recognition/swin/swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
+RECIPE = ('configs/recognition/swin/'
+          'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
 CLIPS, CROPS = 4, 3
 
 

@@ -12,7 +12,8 @@ from mmengine.optim import OptimWrapper
 from videoswin.registry import PARAM_SCHEDULERS
 
 
-def official_lr(base_lr: float, it: int, epoch_len: int, epochs: int, warmup_epochs: float) -> float:
+def official_lr(base_lr: float, it: int, epoch_len: int, epochs: int,
+                warmup_epochs: float) -> float:
     """The official mmcv hook: cosine over the whole run times the warm-up factor
     1 - (1 - it / W)(1 - 0.1) for the first W iterations."""
     total, warmup = epochs * epoch_len, int(warmup_epochs * epoch_len)
@@ -21,7 +22,8 @@ def official_lr(base_lr: float, it: int, epoch_len: int, epochs: int, warmup_epo
     return cosine * factor
 
 
-def mmengine_lr(base_lr: float, it: int, epoch_len: int, epochs: int, warmup_epochs: float) -> float:
+def mmengine_lr(base_lr: float, it: int, epoch_len: int, epochs: int,
+                warmup_epochs: float) -> float:
     """The same, except that mmengine's LinearLR reaches the full factor at W - 1."""
     total, warmup = epochs * epoch_len, int(warmup_epochs * epoch_len)
     cosine = 0.5 * base_lr * (1 + math.cos(math.pi * it / total))

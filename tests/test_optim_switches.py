@@ -14,7 +14,8 @@ from videoswin.utils.setup_env import setup_env
 
 register_all_modules()
 
-RECIPE = 'configs/recognition/swin/swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
+RECIPE = ('configs/recognition/swin/'
+          'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
 
 
 def small_recipe(**options) -> Config:
@@ -77,7 +78,8 @@ def test_activation_checkpointing_recomputes_blocks_and_keeps_gradients():
 
 def global_grad_norm(model) -> float:
     grads = [p.grad for p in model.parameters() if p.grad is not None]
-    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g)
+                                                       for g in grads])))
 
 
 @pytest.mark.parametrize('factor', [0.5, 2.0])

@@ -3,8 +3,8 @@ checkpoint ends with bitwise the same weights as a run that was never interrupte
 import pytest
 import torch
 from mmengine.runner import EpochBasedTrainLoop
-from test_reliability_toys import (CrashAfter, assert_same_weights, clone_state,
-                                   make_runner)
+from test_reliability_toys import (CrashAfter, NoisyDataset, assert_same_weights,
+                                   clone_state, make_runner)
 
 from videoswin.engine.hooks.checkpoint_files import find_resumable_checkpoint
 from videoswin.engine.resumable_data import ResumableSampler, SampleKey, SeededDataset
@@ -97,6 +97,10 @@ def test_seeded_dataset_draws_depend_only_on_seed_epoch_and_index():
     assert dataset[SampleKey(1, 2)] != first            # next epoch, new draw
     assert dataset[SampleKey(0, 3)] != first            # other sample, new draw
     assert (np.random.get_state()[1] == before).all()   # caller's stream untouched
+    # like mmengine's wrappers it shows metainfo/get_data_info/full_init, and only
+    # when the wrapped dataset has them; the rest is under .dataset
+    assert not hasattr(dataset, 'get_data_info') and not hasattr(dataset, 'metainfo')
+    assert SeededDataset(NoisyDataset()).metainfo == NoisyDataset.metainfo
 
 
 def test_resume_refuses_a_checkpoint_from_a_different_epoch_length(tmp_path):

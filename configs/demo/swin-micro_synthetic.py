@@ -91,5 +91,5 @@ param_scheduler = [
 # the lr above is tuned for 1 process x 8 clips; --auto-scale-lr scales it from there
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 
-default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=max_epochs))
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
 randomness = dict(seed=0)

@@ -15,7 +15,7 @@ import os
 import sys
 from functools import partial
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 from mmengine.utils import track_parallel_progress, track_progress
 
@@ -34,19 +34,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check_one(path: str, backend: str, full: bool) -> Tuple[str, Optional[str]]:
-    return path, probe_video(path, backend=backend, full=full)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     paths = [os.path.join(args.video_root, s['filename']) for s in parse_video_list(args.list)]
-    task = partial(check_one, backend=args.backend, full=args.full)
+    task = partial(probe_video, backend=args.backend, full=args.full)  # picklable for the pool
     if args.workers > 1:
-        results = track_parallel_progress(task, paths, nproc=args.workers, file=sys.stderr)
+        reasons = track_parallel_progress(task, paths, nproc=args.workers, file=sys.stderr)
     else:
-        results = track_progress(task, paths, file=sys.stderr)
-    bad = [(path, reason) for path, reason in results if reason is not None]
+        reasons = track_progress(task, paths, file=sys.stderr)
+    bad = [(path, reason) for path, reason in zip(paths, reasons) if reason is not None]
     for path, reason in bad:
         print(f'{path}\t{reason}')
     if args.out:

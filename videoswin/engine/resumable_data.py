@@ -21,6 +21,9 @@ from torch.utils.data import Dataset, Sampler
 from .seeding import DATA_STREAM, derive_seed, forked_rng
 
 
+_FORWARDED = ('metainfo', 'get_data_info', 'full_init')
+
+
 class SampleKey(NamedTuple):
     """What the sampler hands to the dataset: the epoch and the dataset index."""
     epoch: int
@@ -71,7 +74,8 @@ class SeededDataset(Dataset):
     """Loads each :class:`SampleKey` with the random generators seeded from the key.
 
     Plain integer indices (someone reading the dataset directly) pass through
-    unseeded. Every other attribute is the wrapped dataset's.
+    unseeded. Like mmengine's dataset wrappers it offers ``metainfo``,
+    ``get_data_info`` and ``full_init`` of the wrapped dataset, which is ``.dataset``.
 
     Args:
         dataset: the dataset or its config.
@@ -95,8 +99,8 @@ class SeededDataset(Dataset):
             return self.dataset[key.index]
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup fails. 'dataset' itself is missing while an
-        # instance is being unpickled in a loader worker: no recursion then.
-        if name == 'dataset' or name.startswith('__'):
-            raise AttributeError(name)
-        return getattr(self.dataset, name)
+        # only reached when normal lookup fails; the wrapper has these exactly when
+        # the wrapped dataset has them (``dataset`` is absent while unpickling)
+        if name in _FORWARDED and 'dataset' in self.__dict__:
+            return getattr(self.dataset, name)
+        raise AttributeError(f'{type(self).__name__} has no attribute {name!r} (see .dataset)')

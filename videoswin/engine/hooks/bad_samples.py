@@ -3,7 +3,8 @@
 The datasets (``videoswin.datasets.robust``) log each bad file once, from whichever
 loader worker meets it, and count every replacement in shared memory. This hook turns
 the counts into one line per epoch (summed over all processes when distributed), plus
-``bad_samples`` in the message hub, and reports the samples skipped at test time.
+``train/bad_samples_replaced`` in the message hub's info, and reports the samples
+skipped at test time.
 """
 from typing import Iterator, List, Optional
 
@@ -74,7 +75,7 @@ class BadSampleHook(Hook):
                 if name not in self._reported_bad:
                     self._reported_bad.add(name)
                     new_names.append(name)
-        runner.message_hub.update_scalar('train/bad_samples', replaced)
+        runner.message_hub.update_info('train/bad_samples_replaced', replaced)
         if replaced == 0 and not new_names:
             return
         listing = ', '.join(new_names[:self.max_names])

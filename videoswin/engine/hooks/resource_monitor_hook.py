@@ -12,7 +12,7 @@ process since the fork are split between them instead of being counted twice.
 """
 import os
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Iterable, List, Optional, Tuple
 
 from mmengine.hooks import Hook
 
@@ -71,9 +71,11 @@ class ResourceSample:
     workers: int
 
 
-def measure(iteration: int, pid: int = None) -> ResourceSample:
+def measure(iteration: int, pid: Optional[int] = None,
+            not_workers: Iterable[int] = ()) -> ResourceSample:
+    """Sample ``pid`` (default: this process) and its children except ``not_workers``."""
     pid = os.getpid() if pid is None else pid
-    workers = child_pids(pid)
+    workers = [child for child in child_pids(pid) if child not in set(not_workers)]
     rss, pss = memory_kb(pid)
     files = len(open_files(pid))
     for worker in workers:
@@ -98,12 +100,17 @@ class ResourceMonitorHook(Hook):
     def __init__(self, interval: int = 50) -> None:
         self.interval = interval
         self.samples: List[ResourceSample] = []
+        self._not_workers: set = set()
         self.enabled = os.path.exists(f'{PROC}/self/smaps_rollup')
+
+    def before_train(self, runner) -> None:
+        # children that exist before the loaders start are not loader workers
+        self._not_workers = set(child_pids(os.getpid())) if self.enabled else set()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if not (self.enabled and self.every_n_train_iters(runner, self.interval)):
             return
-        sample = measure(runner.iter + 1)
+        sample = measure(runner.iter + 1, not_workers=self._not_workers)
         self.samples.append(sample)
         for name in ('rss_mb', 'pss_mb', 'open_files'):
             runner.message_hub.update_scalar(f'train/{name}', getattr(sample, name))

@@ -1,4 +1,4 @@
-"""Parameter groups for fine-tuning Video Swin: a slower backbone, no decay on norms and bias tables.
+"""Parameter groups for fine-tuning Video Swin: slower backbone, no decay on norms and bias tables.
 
 The recipes state three name rules (``paramwise_cfg.custom_keys``)::
 
@@ -99,6 +99,9 @@ class VideoSwinOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             if extra:
                 raise ValueError(f'paramwise_cfg.custom_keys["{key}"] has unsupported '
                                  f'options {extra}; supported: {list(SUPPORTED_KEY_OPTIONS)}')
+            if 'lr_mult' in options and self.base_lr is None:
+                raise ValueError(f'paramwise_cfg.custom_keys["{key}"] sets lr_mult but '
+                                 'optim_wrapper.optimizer has no lr')
             if 'decay_mult' in options and self.base_wd is None:
                 raise ValueError(f'paramwise_cfg.custom_keys["{key}"] sets decay_mult but '
                                  'optim_wrapper.optimizer has no weight_decay')
@@ -106,7 +109,7 @@ class VideoSwinOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '',
                    is_dcn_module: Optional[float] = None) -> None:
-        """Append one group per distinct (lr_mult, decay_mult) to ``params``."""
+        """Append one group per distinct set of matching keys to ``params``."""
         custom_keys = self.paramwise_cfg.get('custom_keys', {})
         groups: Dict[ParamRule, List[nn.Parameter]] = {}
         for name, param in module.named_parameters(prefix=prefix):
@@ -116,12 +119,14 @@ class VideoSwinOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
         # Full-lr groups first: mmengine logs the lr of group 0 as ``lr``.
         for rule in sorted(groups, key=lambda r: (-r.lr_mult, -r.decay_mult, r.keys)):
-            group = dict(params=groups[rule], name='+'.join(rule.keys) or 'default',
-                         lr=self.base_lr * rule.lr_mult)
+            group = dict(params=groups[rule], name='+'.join(rule.keys) or 'default')
+            if self.base_lr is not None:
+                group['lr'] = self.base_lr * rule.lr_mult
             if self.base_wd is not None:
                 group['weight_decay'] = self.base_wd * rule.decay_mult
             params.append(group)
             print_log(
                 f'param group "{group["name"]}": {len(group["params"])} tensors, '
-                f'{sum(p.numel() for p in group["params"]):,} values, lr={group["lr"]:.3g}, '
-                f'weight_decay={group.get("weight_decay", 0.0):.3g}', logger='current')
+                f'{sum(p.numel() for p in group["params"]):,} values, '
+                f'lr={group.get("lr", "default")}, '
+                f'weight_decay={group.get("weight_decay", "default")}', logger='current')

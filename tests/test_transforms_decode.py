@@ -1,0 +1,122 @@
+"""VideoInit/VideoDecode give exactly what DecordInit/DecordDecode(+Resize) give, decoding less."""
+import numpy as np
+import pytest
+from mmcv.transforms import Compose
+
+from videoswin.datasets.sample_data import encode_h264, moving_square
+from videoswin.datasets.transforms import ClipReader, VideoReadError
+from videoswin.utils import register_all_modules
+from videoswin.utils.video_io import write_video
+
+register_all_modules()
+
+
+@pytest.fixture(scope='module')
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp('decode')
+    clip = moving_square(90, 72, 96, (1, 1), seed=3)
+    return {
+        'h264': write_video(root / 'a.mp4', clip, fps=30, codec='h264'),
+        'mpeg4': write_video(root / 'b.mp4', clip[:50], fps=25, codec='mpeg4'),
+        'vp9': write_video(root / 'c.webm', clip[:40], fps=25, codec='vp9'),
+        # B-frames and two keyframes: the non-reference skipping and re-seeking paths
+        'bframes': encode_h264(root / 'd.mp4', clip, fps=30, options={
+            'preset': 'veryfast', 'crf': '20',
+            'x264-params': 'bframes=3:b-pyramid=normal:b-adapt=0:keyint=40:min-keyint=40'}),
+    }
+
+
+def reference(video, indices, short_side=None):
+    """Frames as mmaction2's DecordInit -> DecordDecode -> Resize((-1, s)) produce them."""
+    steps = [dict(type='DecordInit'), dict(type='DecordDecode')]
+    if short_side:
+        steps.append(dict(type='Resize', scale=(-1, short_side)))
+    pipeline = Compose(steps[:1])
+    results = pipeline(dict(filename=str(video), start_index=0, modality='RGB'))
+    results['frame_inds'] = np.asarray(indices)
+    return Compose(steps[1:])(results)
+
+
+def ours(video, indices, short_side=None):
+    results = Compose([dict(type='VideoInit')])(dict(filename=str(video)))
+    results['frame_inds'] = np.asarray(indices)
+    return Compose([dict(type='VideoDecode', short_side=short_side)])(results)
+
+
+@pytest.mark.parametrize('codec', ['h264', 'mpeg4', 'vp9', 'bframes'])
+def test_decoded_frames_equal_decords_bit_for_bit(videos, codec):
+    total = ClipReader(videos[codec]).total_frames
+    rng = np.random.default_rng(0)
+    cases = [np.arange(0, 32, 2) % total,                       # a training clip
+             (np.arange(32) * 2 + total - 20) % total,           # a clip looping past the end
+             rng.integers(0, total, 12),                         # unordered, with repeats
+             np.array([total - 1, 0, total - 1])]
+    for indices in cases:
+        expected = reference(videos[codec], indices)
+        got = ours(videos[codec], indices)
+        assert got['total_frames'] == expected['total_frames'] == total
+        assert np.array_equal(np.stack(got['imgs']), np.stack(expected['imgs'])), indices
+        assert got['original_shape'] == expected['original_shape']
+        assert got['img_shape'] == expected['img_shape']
+
+
+@pytest.mark.parametrize('codec, short_side', [('h264', 56), ('bframes', 40), ('vp9', 64)])
+def test_resize_while_decoding_equals_decord_then_resize(videos, codec, short_side):
+    indices = np.array([5, 7, 9, 11, 30, 31, 2])
+    expected = reference(videos[codec], indices, short_side)
+    got = ours(videos[codec], indices, short_side)
+    assert np.array_equal(np.stack(got['imgs']), np.stack(expected['imgs']))
+    assert got['img_shape'] == expected['img_shape'] and got['keep_ratio']
+    np.testing.assert_allclose(got['scale_factor'], expected['scale_factor'], rtol=1e-6)
+
+
+def test_total_frames_and_fps_match_decord(videos):
+    import decord
+
+    for video in videos.values():
+        reader, expected = ClipReader(video), decord.VideoReader(str(video))
+        assert reader.total_frames == len(expected)
+        assert reader.fps == pytest.approx(expected.get_avg_fps(), rel=1e-3)
+
+
+def test_repeated_indices_are_separate_arrays_so_inplace_flip_is_safe(videos):
+    imgs = ours(videos['h264'], [3, 3, 4])['imgs']
+    assert imgs[0] is not imgs[1] and np.array_equal(imgs[0], imgs[1])
+    flipped = Compose([dict(type='Flip', flip_ratio=1.0)])(dict(imgs=imgs, img_shape=imgs[0].shape[:2],
+                                                                modality='RGB'))['imgs']
+    assert np.array_equal(flipped[0], flipped[1])
+
+
+def test_skipping_non_reference_frames_changes_no_pixel(videos):
+    """The B-frame video decoded with skipping equals a full sequential decode."""
+    import av
+
+    with av.open(str(videos['bframes'])) as container:
+        every_frame = [f.to_ndarray(format='rgb24') for f in container.decode(video=0)]
+    indices = [1, 3, 5, 44, 45, 89]
+    got = ClipReader(videos['bframes']).read(indices)
+    for index, frame in zip(indices, got):
+        assert np.array_equal(frame, every_frame[index]), index
+
+
+def test_indices_out_of_range_and_truncated_streams_raise_video_read_error(videos, tmp_path):
+    reader = ClipReader(videos['vp9'])
+    with pytest.raises(VideoReadError, match=r'outside \[0, 40\)'):
+        reader.read([0, 40])
+    # a WebM cut near its end still opens, shorter (as in decord), and reads to where it stops
+    import decord
+
+    data = videos['vp9'].read_bytes()
+    cut = tmp_path / 'cut.webm'
+    cut.write_bytes(data[:len(data) * 9 // 10])
+    short = ClipReader(cut)
+    assert 0 < short.total_frames == len(decord.VideoReader(str(cut))) < 40
+    assert len(short.read(range(short.total_frames))) == short.total_frames
+    # cut before the end of its first frame, it holds no frame at all
+    cut.write_bytes(data[:len(data) // 5])
+    with pytest.raises(VideoReadError, match='no video frames'):
+        ClipReader(cut)
+    missing = tmp_path / 'nothing.mp4'
+    with pytest.raises(VideoReadError, match='cannot open') as info:
+        ClipReader(missing)
+    assert info.value.path == str(missing)
