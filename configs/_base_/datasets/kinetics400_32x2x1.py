@@ -5,11 +5,11 @@
 #   val:   1 centre clip, short side 256, centre crop 224 (the cheap periodic check).
 #   test:  4 clips x 3 crops = 12 views, short side 224, three 224 crops along the long
 #          side; batch 1 so that model.test_cfg.max_testing_views can chunk the views.
-# Lists are "relative/path.mp4 label" lines (tools/data/build_kinetics_list.py).
+# Lists are "relative/path.mp4 label" lines, as tools/data/build_kinetics_list.py writes
+# them (--video-root data/kinetics400/videos --out-dir data/kinetics400).
 dataset_type = 'KineticsDataset'
 num_classes = 400  # a label outside [0, 400) is an error naming the list file and line
-data_root = 'data/kinetics400/videos_train'
-data_root_val = 'data/kinetics400/videos_val'
+data_root = 'data/kinetics400/videos'  # list paths are relative to it
 ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
 ann_file_val = 'data/kinetics400/kinetics400_val_list_videos.txt'
 ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
@@ -60,7 +60,7 @@ val_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, ann_file=ann_file_val, num_classes=num_classes,
-                 data_prefix=dict(video=data_root_val), pipeline=val_pipeline,
+                 data_prefix=dict(video=data_root), pipeline=val_pipeline,
                  test_mode=True))
 test_dataloader = dict(
     batch_size=1,
@@ -68,7 +68,7 @@ test_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, ann_file=ann_file_test, num_classes=num_classes,
-                 data_prefix=dict(video=data_root_val), pipeline=test_pipeline,
+                 data_prefix=dict(video=data_root), pipeline=test_pipeline,
                  test_mode=True))
 
 # top-1 / top-5 and mean class accuracy

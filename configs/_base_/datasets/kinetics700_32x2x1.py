@@ -2,8 +2,7 @@
 # on the Kinetics-700 lists.
 _base_ = ['./kinetics400_32x2x1.py']
 
-data_root = 'data/kinetics700/videos_train'
-data_root_val = 'data/kinetics700/videos_val'
+data_root = 'data/kinetics700/videos'  # list paths are relative to it
 ann_file_train = 'data/kinetics700/kinetics700_train_list_videos.txt'
 ann_file_val = 'data/kinetics700/kinetics700_val_list_videos.txt'
 ann_file_test = 'data/kinetics700/kinetics700_val_list_videos.txt'
@@ -12,6 +11,6 @@ num_classes = 700
 train_dataloader = dict(dataset=dict(ann_file=ann_file_train, num_classes=num_classes,
                                      data_prefix=dict(video=data_root)))
 val_dataloader = dict(dataset=dict(ann_file=ann_file_val, num_classes=num_classes,
-                                   data_prefix=dict(video=data_root_val)))
+                                   data_prefix=dict(video=data_root)))
 test_dataloader = dict(dataset=dict(ann_file=ann_file_test, num_classes=num_classes,
-                                    data_prefix=dict(video=data_root_val)))
+                                    data_prefix=dict(video=data_root)))

@@ -27,6 +27,7 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from videoswin.models.layers.linear import Linear, linear_gelu
 from videoswin.models.layers.window_attention import WindowAttention3D
 from videoswin.models.layers.window_ops import (clip_window, partition_windows,
                                                 reverse_windows, window_layout)
@@ -106,17 +107,17 @@ class PatchEmbed3D(nn.Module):
 
 
 class Mlp(nn.Module):
-    """fc1 -> GELU -> dropout -> fc2 -> dropout."""
+    """fc1 -> GELU -> dropout -> fc2 -> dropout (fc1 and GELU fused when no grad is needed)."""
 
     def __init__(self, dim: int, hidden: int, drop: float = 0.) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
+        self.fc1 = Linear(dim, hidden)
+        self.fc2 = Linear(hidden, dim)
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        hidden = linear_gelu(x, self.fc1.weight, self.fc1.bias)
+        return self.drop(self.fc2(self.drop(hidden)))
 
 
 class SwinTransformerBlock3D(nn.Module):
@@ -180,7 +181,7 @@ class PatchMerging(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+        self.reduction = Linear(4 * dim, 2 * dim, bias=False)
         self.norm = nn.LayerNorm(4 * dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .linear import Linear
 from .window_ops import WindowLayout, clipped_relative_position_index, relative_position_index
 
 #: Target size of one (windows x heads x N x N) probability block in the backward;
@@ -154,9 +155,9 @@ class WindowAttention3D(nn.Module):
         self.relative_position_bias_table = nn.Parameter(
             torch.zeros((2 * wd - 1) * (2 * wh - 1) * (2 * ww - 1), num_heads))
         self.register_buffer('relative_position_index', relative_position_index(self.window_size))
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.qkv = Linear(dim, dim * 3, bias=qkv_bias)
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
         self.plain = False  # tests switch this on to run the reference maths
         self._mask_cache: Optional[Tuple[tuple, torch.Tensor]] = None

@@ -11,6 +11,7 @@ import torch
 from mmaction.structures import ActionDataSample
 from mmengine.model import BaseModel
 from mmengine.structures import LabelData
+from torch import nn
 
 from videoswin.registry import MODELS
 
@@ -26,7 +27,7 @@ class VideoRecognizer(BaseModel):
             (B, C, T, H, W) to (B, C', T', H', W') (the last map if it returns several).
         cls_head: config of the head (``VideoClsHead``), which also holds the
             test-time fusion ``average_clips``.
-        data_preprocessor: config of the data preprocessor (default:
+        data_preprocessor: config (or module) of the data preprocessor (default:
             ``ActionDataPreprocessor`` that only stacks the batch).
         test_cfg: ``max_testing_views`` (int or None): at most that many views
             go through the backbone at once, whatever the test batch size; it bounds
@@ -40,12 +41,14 @@ class VideoRecognizer(BaseModel):
     def __init__(self,
                  backbone: dict,
                  cls_head: dict,
-                 data_preprocessor: Optional[dict] = None,
+                 data_preprocessor: Union[dict, nn.Module, None] = None,
                  test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         # Built from our registry (not mmengine's root one), so that mmaction2's
         # preprocessors resolve even when no default scope is set.
-        preprocessor = MODELS.build(data_preprocessor or dict(type='ActionDataPreprocessor'))
+        preprocessor = data_preprocessor or dict(type='ActionDataPreprocessor')
+        if not isinstance(preprocessor, nn.Module):
+            preprocessor = MODELS.build(preprocessor)
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.cls_head = MODELS.build(cls_head)
