@@ -127,7 +127,8 @@ def identical_outputs(rows, videos, seeds):
             outs[name] = rows[name](dict(filename=videos[seed % len(videos)], label=0,
                                          start_index=0, modality='RGB'))['inputs']
         same &= torch.equal(outs['mmaction2'], outs['videoswin'])
-        resize_diff.append((outs['mmaction2'].float() - outs['decord-resize'].float()).abs().mean().item())
+        diff = outs['mmaction2'].float() - outs['decord-resize'].float()
+        resize_diff.append(diff.abs().mean().item())
     return same, float(np.mean(resize_diff))
 
 
@@ -160,7 +161,8 @@ def main(argv=None) -> int:
                 wall, cpu = run(rows[name], videos, seeds)
                 rates[name]['wall'].append(args.clips / wall)
                 rates[name]['cpu'].append(args.clips / cpu)
-        medians = {name: {k: statistics.median(v) for k, v in r.items()} for name, r in rates.items()}
+        medians = {name: {k: statistics.median(v) for k, v in r.items()}
+                   for name, r in rates.items()}
         results[set_name] = dict(medians=medians, identical_to_mmaction2=same,
                                  decord_resize_mean_abs_diff=resize_diff)
         print(f'\n{set_name}, {num_frames} frames/video, {len(videos)} videos, '

@@ -20,7 +20,8 @@ def tool(name):
 
 @pytest.fixture(scope='module')
 def kinetics(tmp_path_factory):
-    return make_kinetics(tmp_path_factory.mktemp('k700'), classes=('zumba', 'air drumming', 'abseiling', 'yoga'),
+    return make_kinetics(tmp_path_factory.mktemp('k700'),
+                         classes=('zumba', 'air drumming', 'abseiling', 'yoga'),
                          clips_per_class={'train': 2, 'val': 1}, not_downloaded=3,
                          damaged={'tr0x1-zum': 'zero', 'va3x0-yog': 'garbage',
                                   'va1x0-air': 'truncated'})
@@ -33,12 +34,13 @@ def sthv2(tmp_path_factory):
 
 def test_kinetics_lists_and_sorted_class_index_from_the_csvs(kinetics, tmp_path, capsys):
     out = tmp_path / 'lists'
-    rc = tool('build_kinetics_list').main([str(kinetics['csv']['train']), str(kinetics['csv']['val']),
-                                           '--video-root', str(kinetics['video_root']),
-                                           '--out-dir', str(out), '--dataset', 'kinetics700'])
+    rc = tool('build_kinetics_list').main([
+        str(kinetics['csv']['train']), str(kinetics['csv']['val']),
+        '--video-root', str(kinetics['video_root']), '--out-dir', str(out),
+        '--dataset', 'kinetics700'])
     assert rc == 0
-    assert read_class_names(out / 'kinetics700_classes.txt') == ['abseiling', 'air drumming', 'yoga',
-                                                                  'zumba']
+    assert read_class_names(out / 'kinetics700_classes.txt') == [
+        'abseiling', 'air drumming', 'yoga', 'zumba']
     printed = capsys.readouterr()
     assert '4 classes, but kinetics700 has 700' in printed.err
     assert 'kinetics700_train_list_videos.txt: 8 of 11 clips; 3 have no video' in printed.out
@@ -87,12 +89,14 @@ def test_sthv2_lists_from_the_jsons_with_missing_videos_counted(sthv2, tmp_path,
     test = parse_video_list(tmp_path / 'sthv2_test_list_videos.txt')
     assert [s['label'] for s in test] == [-1] * 4
     val = SthV2Dataset(str(tmp_path / 'sthv2_val_list_videos.txt'), [], test_mode=True,
-                       labels_file=str(sthv2['labels']), data_prefix=dict(video=str(sthv2['video_root'])))
+                       labels_file=str(sthv2['labels']),
+                       data_prefix=dict(video=str(sthv2['video_root'])))
     assert [val.get_data_info(i)['label'] for i in range(len(val))] == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize('backend, workers', [('pyav', 2), ('decord', 1)])
-def test_check_videos_lists_exactly_the_unreadable_videos(kinetics, tmp_path, capsys, backend, workers):
+def test_check_videos_lists_exactly_the_unreadable_videos(kinetics, tmp_path, capsys, backend,
+                                                          workers):
     lists = tmp_path / 'lists'
     tool('build_kinetics_list').main([str(kinetics['csv']['val']), '--video-root',
                                       str(kinetics['video_root']), '--out-dir', str(lists)])

@@ -102,7 +102,8 @@ def test_kinetics_test_csv_without_labels_and_validate_split_alias(tmp_path):
 @pytest.mark.parametrize('text, message', [
     ('label,id,start\nzumba,a,1\n', ':1: not a Kinetics CSV'),
     ('label,youtube_id,time_start,time_end,split\nzumba,a,1.5,11,train\n', ':2: time_start'),
-    ('label,youtube_id,time_start,time_end,split\nzumba,a,9,3,train\n', ':2: time_end 3 is not after'),
+    ('label,youtube_id,time_start,time_end,split\nzumba,a,9,3,train\n',
+     ':2: time_end 3 is not after'),
     ('label,youtube_id,time_start,time_end,split\nzumba,a,1\n', ':2: expected 5 columns'),
 ])
 def test_malformed_kinetics_csv_names_file_and_line(tmp_path, text, message):

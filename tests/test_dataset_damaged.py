@@ -1,4 +1,5 @@
-"""Damaged data: replaced and counted in training (also across loader workers), stop or skip in testing."""
+"""Damaged data: replaced and counted in training (across loader workers too); at test
+time, stop or skip."""
 import copy
 import logging
 import re
@@ -15,7 +16,7 @@ from videoswin.datasets.annotations import write_video_list
 from videoswin.datasets.sample_data import make_kinetics, make_sthv2
 from videoswin.utils import register_all_modules
 
-from test_dataset_official import K400_TRAIN, SSV2_TEST, tiny_swin_config
+from test_dataset_official import K400_TRAIN, tiny_swin_config
 
 register_all_modules()
 
@@ -51,7 +52,8 @@ def dataset(data, split='train', pipeline=K400_TRAIN, **kwargs):
 
 
 def bad_files(data, split, damage):
-    return {str(data['video_root'] / rel) for vid, _, rel, _ in data['clips'][split] if vid in damage}
+    return {str(data['video_root'] / rel)
+            for vid, _, rel, _ in data['clips'][split] if vid in damage}
 
 
 @pytest.fixture
@@ -166,8 +168,10 @@ def test_short_training_on_damaged_kinetics_reports_bad_samples_per_epoch(data, 
     runner.train()
     metrics = runner.test()
     log = (tmp_path / runner.timestamp / f'{runner.timestamp}.log').read_text()
-    assert re.search(r'Epoch 1: 4 bad samples replaced by other samples; newly found bad files: ', log)
-    assert re.search(r'Epoch 2: 4 bad samples replaced by other samples \(4 bad files so far\)', log)
+    assert re.search(r'Epoch 1: 4 bad samples replaced by other samples; newly found bad '
+                     r'files: ', log)
+    assert re.search(r'Epoch 2: 4 bad samples replaced by other samples \(4 bad files so '
+                     r'far\)', log)
     for name in bad_files(data, 'train', TRAIN_DAMAGE):  # each named in one warning line
         assert len(re.findall(rf'bad sample {re.escape(name)}: ', log)) == 1
     assert 'test: 2 unreadable samples were skipped; the metrics are over the other 4' in log

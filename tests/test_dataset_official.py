@@ -1,5 +1,4 @@
 """KineticsDataset and SthV2Dataset from the official files (and list files), through pipelines."""
-import json
 
 import mmcv
 import numpy as np
@@ -83,7 +82,8 @@ def test_kinetics_flat_layout_mpeg4_and_an_explicit_class_index(kinetics_flat, t
 
 def test_kinetics_list_file_gives_the_same_samples_as_the_csv(kinetics, tmp_path):
     root = str(kinetics['video_root'])
-    from_csv = KineticsDataset(str(kinetics['csv']['train']), K400_TRAIN, data_prefix=dict(video=root))
+    from_csv = KineticsDataset(str(kinetics['csv']['train']), K400_TRAIN,
+                               data_prefix=dict(video=root))
     rows = [(rel, kinetics['classes'].index(cls)) for _, _, rel, cls in kinetics['clips']['train']]
     write_video_list(tmp_path / 'train_list.txt', rows)
     from_list = KineticsDataset(str(tmp_path / 'train_list.txt'), K400_TRAIN,
@@ -111,7 +111,8 @@ def test_rawframe_lists_load_through_rawframe_decode(tmp_path):
             frame = np.full((24, 32, 3), t * 30, np.uint8)
             mmcv.imwrite(frame, str(tmp_path / 'frames' / clip / f'img_{t:05d}.jpg'))
     write_rawframe_list(tmp_path / 'r.txt', [('v one', 6, 1), ('v2', 6, 0)])
-    pipeline = [dict(type='SampleFrames', clip_len=4, frame_interval=1, num_clips=1, test_mode=True),
+    pipeline = [dict(type='SampleFrames', clip_len=4, frame_interval=1, num_clips=1,
+                     test_mode=True),
                 dict(type='RawFrameDecode'), dict(type='FormatShape', input_format='NCTHW'),
                 dict(type='PackActionInputs')]
     ds = KineticsDataset(str(tmp_path / 'r.txt'), pipeline, test_mode=True,

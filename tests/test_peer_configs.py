@@ -21,12 +21,13 @@ PEER_RECIPES = sorted(glob.glob('configs/recognition/timesformer/*.py')
                       + glob.glob('configs/recognition/vivit/*.py')
                       + glob.glob('configs/recognition/dualformer/*.py'))
 CLASSES = {'kinetics400': 400, 'sthv2': 174}
+SAMPLERS = ('SampleFrames', 'UniformSample', 'UniformSegmentSample')
 
 
 def clip_shape(pipeline):
     """(frames, crop) of the clips a test pipeline produces."""
     frames = next(t['clip_len'] for t in pipeline
-                  if t['type'] in ('SampleFrames', 'UniformSample'))
+                  if t['type'] in SAMPLERS)
     crop = next(t['crop_size'] for t in pipeline if t['type'] in ('ThreeCrop', 'CenterCrop'))
     return frames, crop
 
@@ -47,7 +48,7 @@ def test_recipe_model_fits_its_clips_and_classes(path):
     frames, crop = clip_shape(cfg.test_dataloader.dataset.pipeline)
     assert clip_shape(cfg.val_dataloader.dataset.pipeline) == (frames, crop)
     train_frames = next(t['clip_len'] for t in cfg.train_dataloader.dataset.pipeline
-                        if t['type'] in ('SampleFrames', 'UniformSample'))
+                        if t['type'] in SAMPLERS)
     assert train_frames == frames
     # the mixup blending of the preprocessor is irrelevant to shapes (and not meta-safe)
     model_cfg = dict(cfg.model, data_preprocessor=None)

@@ -17,6 +17,8 @@ from videoswin.registry import MODELS
 #: every stage shifted and merged as in Swin-T, but 10x fewer MACs.
 NARROW = dict(embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))
 TOLERANCE = 1e-4
+# mmaction2's reference code calls torch.meshgrid without `indexing`
+pytestmark = pytest.mark.filterwarnings('ignore:torch.meshgrid')
 
 
 def random_official_state(model: SwinTransformer3D, seed: int = 0) -> Dict[str, torch.Tensor]:

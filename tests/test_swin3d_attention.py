@@ -179,6 +179,10 @@ def test_eval_cache_follows_optimizer_steps_and_state_dict_loads():
     model.load_state_dict(narrow_model().state_dict())
     cached, plain = eval_outputs()
     assert (cached - plain).abs().max() < 1e-5
+    attention = [m for m in model.modules() if isinstance(m, WindowAttention3D)]
+    assert all(m._mask_cache is not None for m in attention)
+    model.train()  # training does not keep eval-only masks alive
+    assert all(m._mask_cache is None for m in attention)
 
 
 @pytest.mark.parametrize('drop_path_rate', [0.0, 0.3])
@@ -217,3 +221,26 @@ def test_bf16_autocast_stays_close_to_fp32():
     loss.backward()
     table = model.layers[0].blocks[1].attn.relative_position_bias_table
     assert table.grad is not None and torch.isfinite(table.grad).all() and table.grad.abs().max() > 0
+
+
+@pytest.mark.parametrize('bias', [True, False])
+def test_onednn_linear_matches_torch_linear_values_and_gradients(bias):
+    from videoswin.models.layers.linear import Linear, linear_gelu
+    gen = torch.Generator().manual_seed(6)
+    layer = Linear(48, 80, bias=bias)
+    x = torch.randn(2, 7, 5, 48, generator=gen, requires_grad=True)
+    upstream = torch.randn(2, 7, 5, 80, generator=gen)
+    ours = layer(x)
+    ours.backward(upstream)
+    got = [x.grad.clone(), layer.weight.grad.clone()] + ([layer.bias.grad.clone()] if bias else [])
+    x.grad = None
+    layer.zero_grad()
+    expected = F.linear(x, layer.weight, layer.bias)
+    expected.backward(upstream)
+    want = [x.grad, layer.weight.grad] + ([layer.bias.grad] if bias else [])
+    assert torch.allclose(ours, expected, rtol=1e-5, atol=1e-5)
+    for a, b in zip(got, want):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        fused = linear_gelu(x, layer.weight, layer.bias)
+    assert torch.allclose(fused, F.gelu(expected), rtol=1e-5, atol=1e-5)

@@ -82,8 +82,8 @@ def test_total_frames_and_fps_match_decord(videos):
 def test_repeated_indices_are_separate_arrays_so_inplace_flip_is_safe(videos):
     imgs = ours(videos['h264'], [3, 3, 4])['imgs']
     assert imgs[0] is not imgs[1] and np.array_equal(imgs[0], imgs[1])
-    flipped = Compose([dict(type='Flip', flip_ratio=1.0)])(dict(imgs=imgs, img_shape=imgs[0].shape[:2],
-                                                                modality='RGB'))['imgs']
+    flip = Compose([dict(type='Flip', flip_ratio=1.0)])
+    flipped = flip(dict(imgs=imgs, img_shape=imgs[0].shape[:2], modality='RGB'))['imgs']
     assert np.array_equal(flipped[0], flipped[1])
 
 

@@ -32,7 +32,8 @@ def _parse_label(token: str, where: str, num_classes: Optional[int]) -> int:
     if label == UNLABELLED:
         return label
     if label < 0:
-        raise AnnotationError(f'{where}: label {label} is negative (only -1, "no label", is allowed)')
+        raise AnnotationError(f'{where}: label {label} is negative '
+                              '(only -1, "no label", is allowed)')
     if num_classes is not None and label >= num_classes:
         raise AnnotationError(f'{where}: label {label} is outside the {num_classes} classes '
                               f'(0..{num_classes - 1})')

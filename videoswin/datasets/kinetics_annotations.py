@@ -65,7 +65,8 @@ def read_kinetics_csv(path: PathLike) -> List[KineticsClip]:
                                   f'{sorted(missing)} (got {reader.fieldnames})')
         for row in reader:
             where = f'{path}:{reader.line_num}'
-            if None in row or any(row.get(c) is None for c in ('youtube_id', 'time_start', 'time_end')):
+            required = ('youtube_id', 'time_start', 'time_end')
+            if None in row or any(row.get(c) is None for c in required):
                 raise AnnotationError(f'{where}: expected {len(reader.fieldnames)} columns '
                                       f'{reader.fieldnames}')
             youtube_id = row['youtube_id'].strip()

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
+from mmengine.utils import ProgressBar
 
 from .video_probe import one_line, probe_rawframes, probe_video
 
@@ -128,11 +129,11 @@ class RobustLoadingMixin:
                                 for info, reason in zip(data_list, reasons) if reason is not None]
         if self.skipped_samples:
             listing = '; '.join(f'{name} ({reason})' for name, reason in self.skipped_samples[:20])
-            more = len(self.skipped_samples) - 20
+            if len(self.skipped_samples) > 20:
+                listing += f' and {len(self.skipped_samples) - 20} more'
             print_log(f'{type(self).__name__}: skipping {len(self.skipped_samples)} of '
                       f'{len(data_list)} samples that cannot be read; the results are over '
-                      f'the other {len(kept)}: {listing}' + (f' and {more} more' if more > 0 else ''),
-                      logger='current', level=logging.WARNING)
+                      f'the other {len(kept)}: {listing}', logger='current', level=logging.WARNING)
         return kept
 
     def _probe_backend(self) -> str:
@@ -156,8 +157,14 @@ class RobustLoadingMixin:
 
         print_log(f'{type(self).__name__}: probing {len(data_list)} samples for unreadable '
                   f'files ({backend}) ...', logger='current')
+        bar = ProgressBar(len(data_list)) if len(data_list) >= 100 else None
+        reasons = []
         with ThreadPoolExecutor(max_workers=max(1, self.probe_workers)) as pool:
-            return list(pool.map(probe, data_list))
+            for reason in pool.map(probe, data_list):  # decoders release the GIL
+                reasons.append(reason)
+                if bar is not None:
+                    bar.update()
+        return reasons
 
     # -- loading ----------------------------------------------------------------------
     def __getitem__(self, idx: int) -> dict:

@@ -122,7 +122,8 @@ def damage(path: PathLike, kind: str, seed: int = 0) -> None:
         path.write_bytes(data[:int(len(data) * 0.4)])
     elif kind == 'garbage':
         size = max(path.stat().st_size, 2048)
-        path.write_bytes(np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes())
+        noise = np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8)
+        path.write_bytes(noise.tobytes())
     else:
         raise ValueError(f'damage kind must be one of {DAMAGE_KINDS}, got {kind!r}')
 
@@ -166,7 +167,8 @@ def make_kinetics(root: PathLike,
                 stem = f'{youtube_id}_{start:06d}_{start + 10:06d}'
                 folder = Path(split, name) if layout == 'class_folders' else Path(split)
                 relative = (folder / f'{stem}.mp4').as_posix()
-                frames = moving_square(num_frames, size[0], size[1], DIRECTIONS[c % len(DIRECTIONS)],
+                direction = DIRECTIONS[c % len(DIRECTIONS)]
+                frames = moving_square(num_frames, size[0], size[1], direction,
                                        seed=1000 * len(rows) + 7 * c + k + len(split))
                 write_video(out['video_root'] / relative, frames, fps=25, codec=codec)
                 if youtube_id in damaged:
@@ -225,9 +227,10 @@ def make_sthv2(root: PathLike,
             for k in range(count):
                 video_id = str(next_id)
                 next_id += 1
-                frames = moving_square(num_frames, size[0], size[1], DIRECTIONS[c % len(DIRECTIONS)],
-                                       seed=next_id)
-                path = write_video(out['video_root'] / f'{video_id}.webm', frames, fps=12, codec='vp9')
+                direction = DIRECTIONS[c % len(DIRECTIONS)]
+                frames = moving_square(num_frames, size[0], size[1], direction, seed=next_id)
+                path = write_video(out['video_root'] / f'{video_id}.webm', frames, fps=12,
+                                   codec='vp9')
                 if video_id in damaged:
                     damage(path, damaged[video_id], seed=next_id)
                 entry = {'id': video_id}

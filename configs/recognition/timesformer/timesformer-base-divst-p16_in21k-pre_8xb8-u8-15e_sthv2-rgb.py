@@ -4,9 +4,10 @@
 # Published: SSv2 top-1 59.5 at 1 clip x 3 crops (paper Table 7; official zoo: 59.1 / 85.6).
 # Source of the numbers: docs/peers.md (facts sheet A2, A3).
 # Recipe: as Kinetics (SGD Nesterov, lr 0.005, wd 1e-4, lr x0.1 at epochs 11 and 14, global
-# batch 64), 174 classes, and no flip (SSv2 labels name directions). The official loader
-# draws the short side with an inverse-uniform law in [256, 320]; RandomRescale draws it
-# uniformly in the same range.
+# batch 64), 174 classes, and no flip (SSv2 labels name directions). Frames: one per equal
+# segment of the video, random in training, the segment middle at test (as the official
+# loader). The official loader draws the short side with an inverse-uniform law in
+# [256, 320]; RandomRescale draws it uniformly in the same range.
 _base_ = [
     '../../_base_/models/timesformer_base.py', '../../_base_/datasets/sthv2_uniform32.py',
     '../../_base_/default_runtime.py'
@@ -22,7 +23,7 @@ model = dict(
 clip_len, crop_size = 8, 224
 train_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=clip_len, num_clips=1),
+    dict(type='UniformSegmentSample', clip_len=clip_len),
     dict(type='DecordDecode'),
     dict(type='RandomRescale', scale_range=(256, 320)),
     dict(type='RandomCrop', size=crop_size),
@@ -31,7 +32,7 @@ train_pipeline = [
 ]
 val_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=clip_len, num_clips=1, test_mode=True),
+    dict(type='UniformSegmentSample', clip_len=clip_len, test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, crop_size)),
     dict(type='CenterCrop', crop_size=crop_size),
@@ -40,7 +41,7 @@ val_pipeline = [
 ]
 test_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=clip_len, num_clips=1, test_mode=True),
+    dict(type='UniformSegmentSample', clip_len=clip_len, test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, crop_size)),
     dict(type='ThreeCrop', crop_size=crop_size),

@@ -9,7 +9,7 @@ model = dict(backbone=dict(num_frames=64))
 clip_len, crop_size = 64, 224
 train_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=clip_len, num_clips=1),
+    dict(type='UniformSegmentSample', clip_len=clip_len),
     dict(type='DecordDecode'),
     dict(type='RandomRescale', scale_range=(256, 320)),
     dict(type='RandomCrop', size=crop_size),
@@ -18,7 +18,7 @@ train_pipeline = [
 ]
 val_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=clip_len, num_clips=1, test_mode=True),
+    dict(type='UniformSegmentSample', clip_len=clip_len, test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, crop_size)),
     dict(type='CenterCrop', crop_size=crop_size),
@@ -27,7 +27,7 @@ val_pipeline = [
 ]
 test_pipeline = [
     dict(type='DecordInit'),
-    dict(type='UniformSample', clip_len=clip_len, num_clips=1, test_mode=True),
+    dict(type='UniformSegmentSample', clip_len=clip_len, test_mode=True),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, crop_size)),
     dict(type='ThreeCrop', crop_size=crop_size),

@@ -66,8 +66,11 @@ def _affine(img: Image.Image, matrix: Sequence[float]) -> Image.Image:
                          fillcolor=(FILL,) * 3)
 
 
+FrameOp = Callable[[Image.Image], Image.Image]
+
+
 def make_op(op: str, magnitude: float, sign: float, size: Tuple[int, int],
-            cutout_centre: Tuple[float, float] = (0.5, 0.5)) -> Callable[[Image.Image], Image.Image]:
+            cutout_centre: Tuple[float, float] = (0.5, 0.5)) -> FrameOp:
     """The frame function of one drawn operation (all its randomness already fixed).
 
     Args:
@@ -140,7 +143,8 @@ def crop_and_resize_back(frame: np.ndarray, crop: Sequence[float]) -> np.ndarray
     cropped = frame[top:height - bottom or None, left:width - right or None]
     if cropped.shape[:2] == (height, width):
         return frame
-    return cv2.resize(cropped, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(np.ascontiguousarray(cropped), (width, height),
+                      interpolation=cv2.INTER_LINEAR)
 
 
 @TRANSFORMS.register_module()

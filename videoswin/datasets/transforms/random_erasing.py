@@ -65,7 +65,8 @@ class ClipRandomErasing(BaseTransform):
         self.area_range = tuple(area_range)
         self.min_aspect = min_aspect
         self.fill_color = tuple(fill_color)
-        self._fill = np.clip(np.round(np.asarray(fill_color, dtype=np.float64)), 0, 255).astype(np.uint8)
+        fill = np.round(np.asarray(fill_color, dtype=np.float64))
+        self._fill = np.clip(fill, 0, 255).astype(np.uint8)
 
     def transform(self, results: Dict) -> Dict:
         imgs = results['imgs']

@@ -99,12 +99,14 @@ class WindowAttentionFunction(torch.autograd.Function):
         qkv, bias, group_masks, out = ctx.saved_tensors
         scale = ctx.scale
         compute = torch.float32 if qkv.dtype in (torch.float16, torch.bfloat16) else qkv.dtype
-        q, k, v = _split_qkv(qkv)
-        windows, heads, n, head_dim = q.shape
-        grad_out = grad_out.transpose(1, 2)  # B_, nH, N, hd
-        delta = (grad_out.to(compute) * out.transpose(1, 2).to(compute)).sum(-1, keepdim=True)
-        grad_qkv = torch.empty_like(qkv)
-        dq, dk, dv = _split_qkv(grad_qkv)
+        windows, n, _, heads, head_dim = qkv.shape
+        # head-major copies, so every block below is a plain contiguous batched GEMM
+        q_scaled = (qkv[:, :, 0].transpose(1, 2).to(compute) * scale).contiguous()
+        k = qkv[:, :, 1].transpose(1, 2).to(compute).contiguous()
+        v = qkv[:, :, 2].transpose(1, 2).to(compute).contiguous()
+        grad_o = grad_out.transpose(1, 2).to(compute).contiguous()  # B_, nH, N, hd
+        delta = (grad_o * out.transpose(1, 2).to(compute)).sum(-1, keepdim=True)
+        grads = torch.empty(3, windows, heads, n, head_dim, dtype=compute, device=qkv.device)
         grad_bias = torch.zeros(bias.shape, dtype=compute, device=bias.device)
         block = max(1, _BACKWARD_BLOCK_BYTES // (heads * n * n * 4))
         for g, (first, last) in enumerate(zip(ctx.group_bounds[:-1], ctx.group_bounds[1:])):
@@ -113,18 +115,18 @@ class WindowAttentionFunction(torch.autograd.Function):
                 logit_bias = logit_bias + group_masks[g].to(compute)
             for start in range(first, last, block):
                 end = min(start + block, last)
-                qs, ks, vs = (t[start:end].to(compute) for t in (q, k, v))
-                grad_o = grad_out[start:end].to(compute)
+                rows = slice(start, end)
                 # softmax again rather than exp(logits - logsumexp): torch's softmax
                 # kernel has a much faster vectorised exp than torch.exp on CPU
-                probs = torch.matmul(qs, ks.transpose(-2, -1)).mul_(scale).add_(logit_bias)
-                probs = probs.softmax(dim=-1)
-                dv[start:end] = torch.matmul(probs.transpose(-2, -1), grad_o)
-                grad_logits = torch.matmul(grad_o, vs.transpose(-2, -1))
-                grad_logits.sub_(delta[start:end]).mul_(probs)
+                probs = torch.matmul(q_scaled[rows], k[rows].transpose(-2, -1))
+                probs = probs.add_(logit_bias).softmax(dim=-1)
+                torch.matmul(probs.transpose(-2, -1), grad_o[rows], out=grads[2, rows])
+                grad_logits = torch.matmul(grad_o[rows], v[rows].transpose(-2, -1))
+                grad_logits.sub_(delta[rows]).mul_(probs)
                 grad_bias += grad_logits.sum(0)
-                dq[start:end] = torch.matmul(grad_logits, ks).mul_(scale)
-                dk[start:end] = torch.matmul(grad_logits.transpose(-2, -1), qs).mul_(scale)
+                torch.matmul(grad_logits, k[rows], out=grads[0, rows]).mul_(scale)
+                torch.matmul(grad_logits.transpose(-2, -1), q_scaled[rows], out=grads[1, rows])
+        grad_qkv = grads.permute(1, 3, 0, 2, 4).to(qkv.dtype)  # B_, N, 3, nH, hd
         return grad_qkv, grad_bias.to(bias.dtype), None, None, None
 
 
@@ -162,6 +164,12 @@ class WindowAttention3D(nn.Module):
         self.plain = False  # tests switch this on to run the reference maths
         self._mask_cache: Optional[Tuple[tuple, torch.Tensor]] = None
         nn.init.trunc_normal_(self.relative_position_bias_table, std=.02)
+
+    def train(self, mode: bool = True) -> 'WindowAttention3D':
+        """Entering training drops the eval cache: it is rebuilt at the next eval."""
+        if mode:
+            self._mask_cache = None
+        return super().train(mode)
 
     def relative_position_bias(self, window: Sequence[int]) -> torch.Tensor:
         """(nH, N, N) bias for the (possibly clipped) window actually used."""
