@@ -230,6 +230,10 @@ def format_table(rows: List[dict], threads: int, quick: bool) -> str:
         lines.append(f"| {r['name']} | {r['params']:.1f} | {r['gflops']:.1f} | "
                      f"{r['gflops_8']:.1f} | {r['fwd_s']:.2f} | {r['micro_params']:.2f} | "
                      f"{r['top1']:.1f} |")
+    lines.append('\nGFLOPs = multiply-accumulates. Top-1: scaled-down variants (see MICRO) trained '
+                 'from scratch with one recipe; chance is 50 %. TimeSformer starts exactly blind '
+                 'to frame order (zero time embedding, permutation-equivariant attention), so '
+                 'it must learn the direction through its time embedding alone.')
     if quick:
         lines.append('\n(--quick: smoke run; the numbers are not measurements)')
     return '\n'.join(lines)

@@ -166,3 +166,22 @@ def test_dualformer_global_pyramid_sizes_per_stage():
         assert attn.context(tokens, grid).shape[1] == expected
     out = model(torch.empty(1, 3, 32, 224, 224, device='meta'))
     assert out.shape == (1, 512, 16, 7, 7)
+
+
+def test_timesformer_starts_blind_to_frame_order():
+    """With its zero time embedding (official init) TimeSformer's output does not depend on
+    the order of the frames: temporal attention is permutation-equivariant and the class
+    token averages over frames. Only a learned time embedding breaks the symmetry (which is
+    why, trained from scratch, it is the slowest here to learn the direction of motion)."""
+    torch.manual_seed(0)
+    model = TimeSformer(num_frames=4, img_size=32, patch_size=8, embed_dims=32, num_layers=2,
+                        num_heads=4).eval()
+    with torch.no_grad():
+        for block in model.blocks:
+            torch.nn.init.normal_(block.temporal_fc.weight, std=0.2)
+    clip = torch.randn(2, 3, 4, 32, 32)
+    reversed_clip = clip.flip(2)
+    with torch.no_grad():
+        torch.testing.assert_close(model(clip), model(reversed_clip), atol=1e-5, rtol=0)
+        torch.nn.init.normal_(model.time_embed, std=0.5)
+        assert (model(clip) - model(reversed_clip)).abs().max() > 1e-2

@@ -1,14 +1,15 @@
 """A synthetic video dataset whose label is the direction of motion, and nothing else.
 
-Each clip shows two bright textured squares drifting over a static, dark
-textured background (wrapping around the frame edges); in a ``moving_down`` clip every square moves down, in a ``moving_up``
-clip every square moves up. All the rest (background, textures, sizes, speeds,
-paths) is drawn from the same distribution for both classes, and the random
-draws do not depend on the label: the clip of ``moving_up`` rendered from a seed
-is exactly the time-reverse of the ``moving_down`` clip rendered from the same
-seed. A model that ignores frame order (a bag of frames, a 2D model averaging its
-frames) therefore sees the same distribution for both classes and stays at
-chance, while a model that reads temporal order can reach 100 %.
+Each clip shows two bright textured squares drifting over a static, dark textured
+background and wrapping around the frame edges; in a ``moving_down`` clip both
+squares move down, in a ``moving_up`` clip both move up. All the rest (background,
+textures, sizes, speeds, paths) is drawn from the same distribution for both
+classes, and the random draws do not depend on the label: the clip of ``moving_up``
+rendered from a seed is exactly the time-reverse of the ``moving_down`` clip
+rendered from the same seed, also after encoding (the videos are lossless). A model
+that ignores frame order (a bag of frames, a 2D model averaging its frames)
+therefore sees the same distribution for both classes and stays at chance, while a
+model that reads temporal order can reach 100 %.
 
 Why two classes: a set of frames reveals a clip up to time reversal, so with more
 directions (up/down/left/right) an order-blind model could still tell the axis and
@@ -29,11 +30,10 @@ import numpy as np
 from videoswin.utils.video_io import write_video
 
 CLASSES: Tuple[str, ...] = ('moving_down', 'moving_up')
-# Encoder quality 0 = lossless. A lossy encoder leaks frame order: how well a frame is
-# coded depends on where it sits in the stream (key frame first, then predicted frames),
-# so position in time becomes visible in each frame, and with it the direction. A model
-# trained on shuffled frames of lossy (crf 18) videos reached 60-68 % on this task; on
-# lossless ones it stays at 50 %. Decoded frames now depend only on the frame itself.
+# Encoder quality 0 = lossless. With a lossy encoder the decoded pixels of a frame also
+# depend on its place in the stream (key frame first, then predicted frames), which
+# breaks the exact time reversal between the classes and gives an order-blind model
+# something to read. Lossless, a decoded frame depends on that frame only.
 LOSSLESS = 0
 # label -> the label of its time-reversed clip
 REVERSED_LABEL = {0: 1, 1: 0}
@@ -109,8 +109,8 @@ def make_clip(seed: int, label: int, num_frames: int = 24, height: int = 64,
 
 def make_synthetic_dataset(out_dir: Union[str, Path],
                            seed: int = 0,
-                           num_train: int = 64,
-                           num_val: int = 24,
+                           num_train: int = 100,
+                           num_val: int = 40,
                            num_frames: int = 24,
                            size: Tuple[int, int] = (64, 80),
                            ssv2_style: bool = True) -> List[Path]:

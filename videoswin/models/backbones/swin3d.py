@@ -156,7 +156,7 @@ class SwinTransformerBlock3D(nn.Module):
         """Shifted-window attention branch (without the residual)."""
         batch, depth, height, width, _ = x.shape
         window, shift = clip_window((depth, height, width), self.window_size, self.shift_size)
-        layout = window_layout((depth, height, width), window, shift, batch)
+        layout = window_layout((depth, height, width), window, shift, batch, x.device)
         windows = partition_windows(self.norm1(x), layout)
         return reverse_windows(self.attn(windows, layout), layout, x.shape)
 

@@ -17,7 +17,7 @@ return all normalised tokens as (N, C, t, h, w), which a pooling head averages (
 paper's "gap" classifier). Keys: ``patch_embed.proj``, ``encoder.{cls_token, pos_embed,
 blocks.i.*, norm}`` (FE: ``spatial_encoder.*``, ``temporal_encoder.*``).
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -141,6 +141,24 @@ class TokenEncoder(nn.Module):
         return self.norm(x)
 
 
+def encoder_blocks(variant: str, count: int, dim: int, num_heads: int, mlp_ratio: float,
+                   qkv_bias: bool, drop_path_rate: float, norm_eps: float,
+                   act: str) -> List[nn.Module]:
+    """``count`` blocks of the variant's kind (plain ViT blocks for Models 1 and 2), with
+    stochastic depth rising linearly to ``drop_path_rate``."""
+    blocks: List[nn.Module] = []
+    for rate in drop_path_rates(drop_path_rate, count):
+        if variant == 'factorised_self_attention':
+            blocks.append(FactorisedSelfAttentionBlock(dim, num_heads, mlp_ratio, qkv_bias, rate,
+                                                       norm_eps, act))
+            continue
+        attn = FactorisedDotProductAttention(dim, num_heads, qkv_bias) \
+            if variant == 'factorised_dot_product' else None
+        blocks.append(TransformerBlock(dim, num_heads, mlp_ratio, qkv_bias, rate, norm_eps, act,
+                                       attn))
+    return blocks
+
+
 @MODELS.register_module()
 class ViViT(BaseModule):
     """ViViT backbone; defaults are ViViT-B/16x2 Model 1 on 32 x 224 clips.
@@ -191,23 +209,17 @@ class ViViT(BaseModule):
         t, h, w = self.grid
         self.patch_embed = PatchEmbed(in_channels, dim, tubelet_size)
 
-        def blocks(count: int, kind: str = variant):
-            rates = drop_path_rates(drop_path_rate, count)
-            if kind == 'factorised_self_attention':
-                return [FactorisedSelfAttentionBlock(dim, heads, mlp_ratio, qkv_bias, r,
-                                                     norm_eps, act) for r in rates]
-            attn = (lambda: FactorisedDotProductAttention(dim, heads, qkv_bias)) \
-                if kind == 'factorised_dot_product' else (lambda: None)
-            return [TransformerBlock(dim, heads, mlp_ratio, qkv_bias, r, norm_eps, act, attn())
-                    for r in rates]
-
+        layer = dict(dim=dim, num_heads=heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
+                     drop_path_rate=drop_path_rate, norm_eps=norm_eps, act=act)
         if variant == 'factorised_encoder':
-            self.spatial_encoder = TokenEncoder(h * w, blocks(depth, 'plain'), dim, True, norm_eps)
-            self.temporal_encoder = TokenEncoder(t, blocks(temporal_num_layers, 'plain'), dim,
-                                                 True, norm_eps)
+            self.spatial_encoder = TokenEncoder(
+                h * w, encoder_blocks('spatio_temporal', depth, **layer), dim, True, norm_eps)
+            self.temporal_encoder = TokenEncoder(
+                t, encoder_blocks('spatio_temporal', temporal_num_layers, **layer), dim, True,
+                norm_eps)
         else:
-            with_cls = variant == 'spatio_temporal'
-            self.encoder = TokenEncoder(t * h * w, blocks(depth), dim, with_cls, norm_eps)
+            self.encoder = TokenEncoder(t * h * w, encoder_blocks(variant, depth, **layer), dim,
+                                        variant == 'spatio_temporal', norm_eps)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

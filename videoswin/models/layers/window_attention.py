@@ -197,7 +197,7 @@ class WindowAttention3D(nn.Module):
             with torch.no_grad():
                 bias = self.relative_position_bias(layout.window).unsqueeze(0)
                 if layout.group_masks is not None:
-                    bias = bias + layout.group_masks.to(table.device).unsqueeze(1)
+                    bias = bias + layout.group_masks.unsqueeze(1)
                 self._mask_cache = (key, bias.to(dtype).contiguous())
         return self._mask_cache[1]
 
@@ -215,7 +215,7 @@ class WindowAttention3D(nn.Module):
             out = plain_window_attention(q, k, v, self.relative_position_bias(layout.window),
                                          masks, self.scale, dropout_p).transpose(1, 2)
         elif needs_grad:
-            masks = None if layout.group_masks is None else layout.group_masks.to(x.device)
+            masks = layout.group_masks
             out = WindowAttentionFunction.apply(qkv, self.relative_position_bias(layout.window),
                                                 masks, layout.group_bounds, self.scale)
         else:

@@ -153,20 +153,27 @@ class WindowLayout(NamedTuple):
         """(B*nW, N, N) shift mask of every window in layout order (None if unshifted)."""
         if self.group_masks is None:
             return None
-        sizes = torch.tensor(self.group_bounds).diff()
+        sizes = torch.tensor(self.group_bounds, device=self.group_masks.device).diff()
         return self.group_masks.repeat_interleave(sizes, dim=0)
 
 
 @lru_cache(maxsize=128)
-def window_layout(grid: Triple, window: Triple, shift: Triple, batch: int) -> WindowLayout:
-    """Build (and cache) the CPU gather/scatter indices for one block geometry.
+def window_layout(grid: Triple, window: Triple, shift: Triple, batch: int,
+                  device: torch.device = torch.device('cpu')) -> WindowLayout:
+    """Build (and cache) the gather/scatter indices for one block geometry.
 
     Args:
         grid: (D, H, W) of the feature map.
         window: window already clipped with :func:`clip_window`.
         shift: shift already clipped with :func:`clip_window`.
         batch: samples B; indices address the flattened (B*D*H*W) token rows.
+        device: where the index tensors and masks live.
     """
+    if torch.device(device).type != 'cpu':
+        layout = window_layout(grid, window, shift, batch)
+        return layout._replace(
+            gather=layout.gather.to(device), scatter=layout.scatter.to(device),
+            group_masks=None if layout.group_masks is None else layout.group_masks.to(device))
     padded = padded_grid(grid, window)
     tokens = grid[0] * grid[1] * grid[2]
     pd, ph, pw = torch.meshgrid(*[torch.arange(size) for size in padded], indexing='ij')
@@ -236,16 +243,14 @@ class _GatherRows(torch.autograd.Function):
 def partition_windows(x: torch.Tensor, layout: WindowLayout) -> torch.Tensor:
     """(B, D, H, W, C) channels-last map -> (B*nW, N, C): padded, rolled, partitioned."""
     channels = x.shape[-1]
-    gather, scatter = layout.gather.to(x.device), layout.scatter.to(x.device)
-    rows = _GatherRows.apply(x.reshape(-1, channels), gather, scatter, layout.needs_padding,
-                             False)
+    rows = _GatherRows.apply(x.reshape(-1, channels), layout.gather, layout.scatter,
+                             layout.needs_padding, False)
     return rows.view(-1, layout.tokens_per_window, channels)
 
 
 def reverse_windows(windows: torch.Tensor, layout: WindowLayout,
                     shape: Sequence[int]) -> torch.Tensor:
     """Inverse of :func:`partition_windows`: (B*nW, N, C) -> (B, D, H, W, C), unpadded."""
-    gather, scatter = layout.gather.to(windows.device), layout.scatter.to(windows.device)
-    rows = _GatherRows.apply(windows.reshape(-1, windows.shape[-1]), scatter, gather, False,
-                             layout.needs_padding)
+    rows = _GatherRows.apply(windows.reshape(-1, windows.shape[-1]), layout.scatter,
+                             layout.gather, False, layout.needs_padding)
     return rows.view(*shape)
