@@ -179,6 +179,10 @@ def test_eval_cache_follows_optimizer_steps_and_state_dict_loads():
     model.load_state_dict(narrow_model().state_dict())
     cached, plain = eval_outputs()
     assert (cached - plain).abs().max() < 1e-5
+    # masks are keyed by window and shift only: another batch size and map size reuse them
+    clip = torch.randn(2, 3, 12, 100, 72, generator=torch.Generator().manual_seed(7))
+    cached, plain = eval_outputs()
+    assert (cached - plain).abs().max() < 1e-5
     attention = [m for m in model.modules() if isinstance(m, WindowAttention3D)]
     assert all(m._mask_cache is not None for m in attention)
     model.train()  # training does not keep eval-only masks alive

@@ -1,15 +1,17 @@
 # A CPU-sized Video Swin on the synthetic motion-direction dataset: the quickstart model.
 #   python tools/data/make_synthetic.py data/synthetic
 #   python tools/train.py configs/demo/swin-micro_synthetic.py
-# Same architecture as Swin-T, only smaller: C = 24, one block per stage, 8-frame clips
-# at 56x56, window (4, 7, 7). Trained from scratch; no flip-sensitive label (the motion
-# is vertical), so the usual horizontal flip stays on.
+# Same architecture as Swin-T, only smaller: C = 48, one block per stage, 8-frame clips
+# at 56x56, window (4, 7, 7). Trained from scratch; the labels are not flip-sensitive (the
+# motion is vertical), so the usual horizontal flip stays on. At C = 24 the model learns
+# too, but some seeds sat at chance for hundreds of iterations before taking off; at
+# C = 48 every seed tried learned within about 100 iterations.
 _base_ = ['../_base_/models/swin_tiny.py', '../_base_/default_runtime.py']
 
 model = dict(
-    backbone=dict(embed_dim=24, depths=(1, 1, 1, 1), num_heads=(1, 2, 4, 8),
-                  window_size=(4, 7, 7), drop_path_rate=0.0, pretrained2d=False),
-    cls_head=dict(in_channels=192, num_classes=2, dropout_ratio=0.0),
+    backbone=dict(embed_dim=48, depths=(1, 1, 1, 1), num_heads=(2, 4, 8, 16),
+                  window_size=(4, 7, 7), drop_path_rate=0.0),
+    cls_head=dict(in_channels=384, num_classes=2, dropout_ratio=0.0),
     test_cfg=dict(max_testing_views=6))
 
 data_root = 'data/synthetic'

@@ -186,12 +186,14 @@ class WindowAttention3D(nn.Module):
     def _cached_masks(self, layout: WindowLayout, dtype: torch.dtype) -> torch.Tensor:
         """(G, nH, N, N) bias + shift mask per pattern, rebuilt only when something changed.
 
-        The key holds the table's storage and in-place version counter, so an
-        optimizer step or a ``load_state_dict`` invalidates the entry.
+        The mask patterns depend only on the window and the shift (not on the map
+        size or the batch), so those make the geometry part of the key. The rest
+        holds the table's storage and in-place version counter, so an optimizer
+        step or a ``load_state_dict`` invalidates the entry.
         """
         table = self.relative_position_bias_table
-        key = (layout.window, layout.shift, layout.group_bounds, dtype, table.device,
-               table.data_ptr(), table._version)
+        key = (layout.window, layout.shift, dtype, table.device, table.data_ptr(),
+               table._version)
         if self._mask_cache is None or self._mask_cache[0] != key:
             self._mask_cache = None  # free the old entry before building the new one
             with torch.no_grad():
