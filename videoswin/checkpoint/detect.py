@@ -13,6 +13,8 @@ official Video Swin / ours        ``{'meta', 'state_dict'}``, ``backbone.``    3
                                   and ``cls_head.`` keys, 5-D kernel
 mmaction2 1.x                     as official, last norm named ``norm3``      3D video
 bare 3D backbone state dict       5-D kernel, no ``backbone.`` prefix         3D video
+recognizer, another backbone      ``backbone.`` keys, no ``backbone.layers.``  video
+(TimeSformer, ViViT, DualFormer)  Swin stages: read as saved (layout 'plain')
 ================================  ==========================================  ==========
 
 :func:`read_checkpoint` returns the weights in our layout (2D ones in the Microsoft
@@ -30,11 +32,14 @@ from .layouts import (StateDict, has_mmaction2_norm3, hf_to_microsoft, is_hf_swi
                       mmaction2_to_official)
 
 PATCH_KEY = 'patch_embed.proj.weight'
+# A Swin recognizer has its stages under ``backbone.layers.``; other backbones do not.
+SWIN_STAGES_PREFIX = 'backbone.layers.'
 # Weight files of a HF ``save_pretrained`` directory, in the order HF itself prefers.
 HF_WEIGHT_FILES = ('model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin',
                    'pytorch_model.bin.index.json')
 # Top-level entries that hold the weights: mmengine / mmcv / official, Microsoft, DeepSpeed.
 _CONTAINERS = ('state_dict', 'model', 'module')
+PLAIN_LAYOUT = 'plain'
 
 
 class CheckpointKindError(ValueError):
@@ -48,7 +53,8 @@ class CheckpointInfo:
     Attributes:
         path: the file or directory read.
         dims: 2 for an image (ImageNet) Swin, 3 for a video Swin.
-        layout: 'microsoft', 'hf-transformers', 'official' or 'mmaction2'.
+        layout: 'microsoft', 'hf-transformers', 'official' or 'mmaction2' (Swin), or
+            'plain': a recognizer of another backbone, whose keys are used as saved.
         scope: 'recognizer' (``backbone.``/``cls_head.`` keys) or 'backbone'.
         meta: the checkpoint's ``meta`` dict, if it has one.
     """
@@ -59,6 +65,8 @@ class CheckpointInfo:
     meta: Dict[str, Any] = field(default_factory=dict, compare=False)
 
     def describe(self) -> str:
+        if self.layout == PLAIN_LAYOUT:
+            return 'video recognizer, plain layout (no Swin conversions)'
         what = '2D image Swin' if self.dims == 2 else f'3D video {self.scope}'
         return f'{what}, {self.layout} layout'
 
@@ -104,21 +112,44 @@ def unwrap_state_dict(checkpoint: Any, path: str) -> Tuple[StateDict, Dict[str, 
     return dict(checkpoint), meta
 
 
+def is_recognizer_state_dict(state_dict: StateDict) -> bool:
+    """True when the keys are a whole recognizer's (``backbone.``-prefixed), of any backbone."""
+    return any(key.startswith('backbone.') for key in state_dict)
+
+
+def is_swin_recognizer_state_dict(state_dict: StateDict) -> bool:
+    """True for a Swin recognizer (2D or 3D): a ``backbone.`` patch embedding and stages."""
+    return (f'backbone.{PATCH_KEY}' in state_dict
+            and any(key.startswith(SWIN_STAGES_PREFIX) for key in state_dict))
+
+
+def plain_recognizer_info(path: str, meta: Optional[Dict[str, Any]] = None) -> CheckpointInfo:
+    """What a recognizer checkpoint read without Swin conversions is."""
+    return CheckpointInfo(path, 3, PLAIN_LAYOUT, 'recognizer', meta or {})
+
+
 def detect(state_dict: StateDict, path: str = '<state dict>',
            meta: Optional[Dict[str, Any]] = None) -> Tuple[StateDict, CheckpointInfo]:
-    """Classify a state dict and convert it: 2D -> Microsoft layout, 3D -> official layout."""
+    """Classify a state dict and convert it: 2D -> Microsoft layout, 3D -> official layout.
+
+    A recognizer of a backbone other than Swin (``backbone.`` keys without Swin stages)
+    comes back unchanged, as the 'plain' layout.
+    """
     meta = meta or {}
     if is_hf_swin(state_dict):
         return hf_to_microsoft(state_dict), CheckpointInfo(path, 2, 'hf-transformers',
                                                            'backbone', meta)
     if PATCH_KEY in state_dict:
         scope, kernel = 'backbone', state_dict[PATCH_KEY]
-    elif f'backbone.{PATCH_KEY}' in state_dict:
+    elif is_swin_recognizer_state_dict(state_dict):
         scope, kernel = 'recognizer', state_dict[f'backbone.{PATCH_KEY}']
+    elif is_recognizer_state_dict(state_dict):
+        return state_dict, plain_recognizer_info(path, meta)
     else:
         raise CheckpointKindError(
             f'{path}: not a Swin checkpoint: found neither {PATCH_KEY} nor backbone.{PATCH_KEY} '
-            f'(nor HF transformers embeddings.*); first keys: {sorted(state_dict)[:4]}')
+            f'(nor HF transformers embeddings.*), nor any backbone.* key of a whole '
+            f'recognizer; first keys: {sorted(state_dict)[:4]}')
     if kernel.dim() == 4:
         if scope == 'recognizer':
             raise CheckpointKindError(
@@ -134,12 +165,13 @@ def detect(state_dict: StateDict, path: str = '<state dict>',
     return state_dict, CheckpointInfo(path, 3, 'official', scope, meta)
 
 
-def read_checkpoint(path: str, trusted: bool = False) -> Tuple[StateDict, CheckpointInfo]:
-    """Read a checkpoint file or HF directory safely, then :func:`detect` it.
+def read_state_dict(path: str, trusted: bool = False) -> Tuple[StateDict, Dict[str, Any]]:
+    """Read a checkpoint file or HF directory safely; return its state dict (keys as
+    saved, containers and ``module.`` unwrapped) and its ``meta``.
 
     Raises:
         FileNotFoundError: nothing at ``path`` (or a directory without HF weights).
-        CheckpointKindError: not a Swin checkpoint in any layout we know.
+        CheckpointKindError: the file holds no state dict.
         UnsafeCheckpointError: the file needs types outside the safe-load allow-list.
     """
     path = osp.expanduser(str(path))
@@ -149,6 +181,19 @@ def read_checkpoint(path: str, trusted: bool = False) -> Tuple[StateDict, Checkp
         weights = path
     else:
         raise FileNotFoundError(f'checkpoint not found: {path}')
-    state_dict, meta = unwrap_state_dict(_read_file(weights, trusted), path)
+    return unwrap_state_dict(_read_file(weights, trusted), path)
+
+
+def read_checkpoint(path: str, trusted: bool = False) -> Tuple[StateDict, CheckpointInfo]:
+    """Read a checkpoint file or HF directory safely, then :func:`detect` it.
+
+    Raises:
+        FileNotFoundError: nothing at ``path`` (or a directory without HF weights).
+        CheckpointKindError: neither a Swin checkpoint in any layout we know nor a
+            whole recognizer.
+        UnsafeCheckpointError: the file needs types outside the safe-load allow-list.
+    """
+    path = osp.expanduser(str(path))
+    state_dict, meta = read_state_dict(path, trusted)
     return detect(state_dict, path, meta)
 

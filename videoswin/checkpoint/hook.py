@@ -5,15 +5,18 @@ our final ``norm`` at its initial value (its weights sit under ``norm3``), and a
 ImageNet checkpoint would load nothing at all, each with only a long key listing in
 the log. This hook runs between reading the file and copying it into the model,
 renames the mmaction2 layout in place and stops a checkpoint of the wrong kind with
-the message that names the right option.
+the message that names the right option. For a model whose backbone is not Swin it only
+checks that the file is a whole recognizer's.
 """
 from typing import Any, Dict
 
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 
 from videoswin.registry import HOOKS
 
 from .detect import CheckpointKindError, detect, unwrap_state_dict
+from .load import backbone_is_swin, check_plain_recognizer
 
 
 @HOOKS.register_module()
@@ -25,6 +28,10 @@ class CheckpointLayoutHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: Dict[str, Any]) -> None:
         source = str(getattr(runner, '_load_from', None) or 'load_from checkpoint')
         state_dict, _ = unwrap_state_dict(checkpoint, source)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if not backbone_is_swin(model):
+            check_plain_recognizer(model, state_dict, source)
+            return
         converted, info = detect(state_dict, source)
         if info.dims == 2:
             raise CheckpointKindError(

@@ -6,7 +6,9 @@ Two routes, matching the two config options:
   backbone's ``init_weights``): a 2D ImageNet Swin with ``pretrained2d=True`` (inflated),
   or a 3D video backbone / recognizer with ``pretrained2d=False`` (backbone part only).
 * ``load_from=PATH`` / a tool's ``CHECKPOINT`` -> :func:`load_model_checkpoint`: a
-  whole video recognizer (official, mmaction2 ``norm3`` or ours).
+  whole video recognizer (official, mmaction2 ``norm3`` or ours). Swin conversions apply
+  only to a ``SwinTransformer3D`` backbone; a recognizer with another backbone
+  (TimeSformer, ViViT, DualFormer) is loaded key for key, as saved.
 
 A checkpoint of the wrong kind for its route stops with one message naming the right
 option. Every load logs one line: ``loaded N, inflated N, ignored N [...], missing N``.
@@ -14,6 +16,7 @@ Keys the model needs but the file lacks are an error unless ``strict=False``; so
 shape mismatches (named) and, for whole models, keys the model does not have.
 """
 import logging
+import os.path as osp
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Sequence
@@ -23,7 +26,8 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from torch import nn
 
-from .detect import CheckpointInfo, CheckpointKindError, read_checkpoint
+from .detect import (CheckpointInfo, CheckpointKindError, detect, is_recognizer_state_dict,
+                     plain_recognizer_info, read_checkpoint, read_state_dict)
 from .inflate import inflate_state_dict
 from .layouts import StateDict, is_rebuilt_buffer
 
@@ -94,18 +98,20 @@ def _shape_report(keys: List[str], state: StateDict, target: StateDict, limit: i
 
 def apply_state_dict(module: nn.Module, state: StateDict, info: CheckpointInfo, strict: bool,
                      inflated: Sequence[str] = (),
-                     ignorable: Callable[[str], bool] = lambda key: False) -> LoadSummary:
+                     ignorable: Callable[[str], bool] = lambda key: False,
+                     rebuilt: Callable[[str], bool] = is_rebuilt_buffer) -> LoadSummary:
     """Copy ``state`` into ``module`` after checking names and shapes; log the summary.
 
     ``inflated`` names the keys converted from 2D; ``ignorable`` marks checkpoint keys
-    that are expected to be unused (they never fail a strict load). Rebuilt buffers (relative_position_index, attn_mask) are
-    neither taken from the file nor counted as missing.
+    that are expected to be unused (they never fail a strict load). Keys ``rebuilt``
+    marks (by default Swin's relative_position_index and attn_mask buffers) are neither
+    taken from the file nor counted as missing.
     """
     target = module.state_dict()
-    state = {k: v for k, v in state.items() if not is_rebuilt_buffer(k)}
+    state = {k: v for k, v in state.items() if not rebuilt(k)}
     mismatched = [k for k in state if k in target and state[k].shape != target[k].shape]
     unexpected = [k for k in state if k not in target]
-    missing = [k for k in target if k not in state and not is_rebuilt_buffer(k)]
+    missing = [k for k in target if k not in state and not rebuilt(k)]
     unknown = [k for k in unexpected if not ignorable(k)]
     if strict and (mismatched or missing or unknown):
         problems = []
@@ -170,9 +176,43 @@ def load_pretrained(backbone: nn.Module, path: str, pretrained2d: bool, strict: 
     return apply_state_dict(backbone, state, info, strict)
 
 
+def backbone_is_swin(model: nn.Module) -> bool:
+    """Whether the Swin layout conversions and kind checks are for ``model``: its backbone
+    is our ``SwinTransformer3D``, or it has no ``backbone`` child at all (then the file's
+    kind, e.g. a 2D image Swin, makes the most useful message)."""
+    from videoswin.models.backbones.swin3d import SwinTransformer3D  # models import us
+    backbone = getattr(model, 'backbone', None)
+    return backbone is None or isinstance(backbone, SwinTransformer3D)
+
+
+def check_plain_recognizer(model: nn.Module, state: StateDict, path: str) -> None:
+    """A recognizer whose backbone is not Swin takes only a whole recognizer's keys."""
+    if not is_recognizer_state_dict(state):
+        backbone = type(getattr(model, 'backbone', model)).__name__
+        raise CheckpointKindError(
+            f'{path}: not a whole-recognizer checkpoint for a {backbone} backbone: no '
+            f'backbone.* keys; first keys: {sorted(state)[:4]}')
+
+
+def load_plain_recognizer(model: nn.Module, state: StateDict, path: str,
+                          meta: Dict[str, Any], strict: bool) -> LoadSummary:
+    """Load a recognizer state dict key for key (every backbone but Swin).
+
+    Nothing is renamed and every key, buffers included, is read from the file: this is
+    ``load_state_dict`` with the strict checks and the summary line of the Swin route.
+    """
+    check_plain_recognizer(model, state, path)
+    return apply_state_dict(model, state, plain_recognizer_info(path, meta), strict,
+                            rebuilt=lambda key: False)
+
+
 def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
                           trusted: bool = False) -> LoadSummary:
     """Load a whole video recognizer checkpoint (official, mmaction2 ``norm3``, ours).
+
+    With a ``SwinTransformer3D`` backbone the file's kind is detected and converted (see
+    :mod:`videoswin.checkpoint.detect`); with any other backbone (TimeSformer, ViViT,
+    DualFormer, ...) its ``backbone.``/``cls_head.`` keys are loaded as saved.
 
     Args:
         model: a recognizer with ``backbone`` and ``cls_head`` children (or a DDP
@@ -181,7 +221,12 @@ def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
         strict: missing keys, mis-shaped keys and unknown keys are errors.
         trusted: unrestricted unpickling (see :func:`videoswin.checkpoint.safe_load`).
     """
-    state, info = read_checkpoint(path, trusted=trusted)
+    model = model.module if is_model_wrapper(model) else model
+    path = osp.expanduser(str(path))
+    state, meta = read_state_dict(path, trusted=trusted)
+    if not backbone_is_swin(model):
+        return load_plain_recognizer(model, state, path, meta, strict)
+    state, info = detect(state, path, meta)
     if info.dims == 2:
         raise CheckpointKindError(
             f'{path} is a {info.describe()} checkpoint, not a video model: inflate it with '
@@ -190,5 +235,4 @@ def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
         raise CheckpointKindError(
             f'{path} is a bare 3D backbone (no backbone./cls_head. keys): load it with '
             f'model.backbone.pretrained={path!r} and pretrained2d=False.')
-    return apply_state_dict(model.module if is_model_wrapper(model) else model, state, info,
-                            strict)
+    return apply_state_dict(model, state, info, strict)
