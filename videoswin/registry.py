@@ -11,14 +11,15 @@ from mmaction import registry as mma
 from mmengine.registry import Registry
 
 
-def _child(name: str, parent: Registry, location: str) -> Registry:
-    return Registry(name, parent=parent, scope='videoswin', locations=[f'videoswin.{location}'])
+def _child(name: str, parent: Registry, *locations: str) -> Registry:
+    return Registry(name, parent=parent, scope='videoswin',
+                    locations=[f'videoswin.{loc}' for loc in locations])
 
 
 RUNNERS = _child('runner', mma.RUNNERS, 'engine')
 RUNNER_CONSTRUCTORS = _child('runner constructor', mma.RUNNER_CONSTRUCTORS, 'engine')
 LOOPS = _child('loop', mma.LOOPS, 'engine')
-HOOKS = _child('hook', mma.HOOKS, 'engine')
+HOOKS = _child('hook', mma.HOOKS, 'engine', 'checkpoint')
 LOG_PROCESSORS = _child('log processor', mma.LOG_PROCESSORS, 'engine')
 OPTIMIZERS = _child('optimizer', mma.OPTIMIZERS, 'engine')
 OPTIM_WRAPPERS = _child('optim_wrapper', mma.OPTIM_WRAPPERS, 'engine')

@@ -16,6 +16,10 @@ default_hooks = dict(
     # a NaN/inf loss or gradient stops the run before the step ('skip' to drop it)
     nonfinite_loss=dict(type='NonFiniteLossHook', action='stop'),
     label_check=dict(type='LabelCheckHook'),
+    # damaged videos replaced during training are counted and logged once per epoch
+    bad_samples=dict(type='BadSampleHook'),
+    # load_from / resume: mmaction2 (norm3) files renamed, 2D image files refused
+    checkpoint_layout=dict(type='CheckpointLayoutHook'),
     release_workers=dict(type='ReleaseWorkersHook'))
 
 env_cfg = dict(

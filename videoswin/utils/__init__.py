@@ -15,6 +15,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     from mmaction.utils import register_all_modules as register_mmaction
 
     register_mmaction(init_default_scope=False)
+    import videoswin.checkpoint  # noqa: F401
     import videoswin.datasets  # noqa: F401
     import videoswin.engine  # noqa: F401
     import videoswin.evaluation  # noqa: F401

@@ -61,7 +61,7 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones=[11, 14],
          gamma=0.1)
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1, val_interval=5)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1, val_interval=5)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
