@@ -18,6 +18,8 @@ from mmengine.runner import Runner
 
 from videoswin.checkpoint import load_model_checkpoint
 from videoswin.utils import register_all_modules
+from videoswin.utils.config_check import check_config
+from videoswin.utils.errors import run_cli
 from videoswin.utils.setup_env import setup_env
 
 METRIC_NAMES = {'acc/top1': 'top-1 accuracy', 'acc/top5': 'top-5 accuracy',
@@ -71,6 +73,7 @@ def main() -> None:
     register_all_modules()
     cfg = build_config(args)
     setup_env(cfg)
+    check_config(cfg, 'test')
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     load_model_checkpoint(model, args.checkpoint)
@@ -80,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

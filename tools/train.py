@@ -14,6 +14,8 @@ from mmengine.runner import Runner
 
 from videoswin.engine.batch_contract import apply_batch_contract
 from videoswin.utils import register_all_modules
+from videoswin.utils.config_check import check_config
+from videoswin.utils.errors import run_cli
 from videoswin.utils.setup_env import setup_env
 
 
@@ -69,10 +71,11 @@ def main() -> None:
     register_all_modules()
     cfg = build_config(args)
     setup_env(cfg)
+    check_config(cfg, 'train')
     runner = Runner.from_cfg(cfg)
     apply_batch_contract(runner)
     runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)
