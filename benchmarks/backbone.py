@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Sequence, Tuple
 
 import torch
 
@@ -275,7 +275,8 @@ def main() -> None:
         lines.append(
             f'| {case.name} | {ours_wall * 1e3:.0f} | {ref_wall * 1e3:.0f} | '
             f'{ref_wall / ours_wall:.2f}x ({TARGETS[case.train]:.2f}x) | '
-            f'{ours_cpu:.2f} / {ref_cpu:.2f} | {ours_rate:.1f} | {100 * ours_rate / mm_gflops:.0f} % '
+            f'{ours_cpu:.2f} / {ref_cpu:.2f} | {ours_rate:.1f} | '
+            f'{100 * ours_rate / mm_gflops:.0f} % '
             f'| {ref_rate:.1f} | {clean} |')
     if not args.skip_memory:
         memory_shapes = [next(c.shape for c in cases if c.train)]
@@ -291,7 +292,8 @@ def main() -> None:
             for (impl, ckpt), m in memory.items():
                 lines.append(
                     f'| {"x".join(map(str, shape[2:]))} | {impl} | {"yes" if ckpt else "no"} | '
-                    f'{m["base_mb"]:.0f} | {m["peak_mb"]:.0f} | {m["peak_mb"] - m["base_mb"]:.0f} | '
+                    f'{m["base_mb"]:.0f} | {m["peak_mb"]:.0f} | '
+                    f'{m["peak_mb"] - m["base_mb"]:.0f} | '
                     f'{m["peak_mb"] / ref["peak_mb"]:.2f} | '
                     f'{(m["peak_mb"] - m["base_mb"]) / (ref["peak_mb"] - ref["base_mb"]):.2f} |')
     print('\n'.join(lines))

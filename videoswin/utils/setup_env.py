@@ -73,8 +73,9 @@ def intra_op_threads(requested: Optional[int], num_workers: int, local_processes
     """
     if requested:
         return int(requested), 'env_cfg.num_threads'
-    if os.environ.get('OMP_NUM_THREADS', '').isdigit():
-        return int(os.environ['OMP_NUM_THREADS']), 'OMP_NUM_THREADS'
+    omp = os.environ.get('OMP_NUM_THREADS', '')
+    if omp.isdigit() and int(omp) > 0:
+        return int(omp), 'OMP_NUM_THREADS'
     sharers = local_processes * (1 + num_workers)
     return max(1, cpus // sharers), (f'{cpus} CPUs shared by {local_processes} process(es) '
                                      f'x (1 + {num_workers} loader workers)')

@@ -46,8 +46,8 @@ _ARCH_ALIASES = {'t': 'tiny', 's': 'small', 'b': 'base', 'l': 'large'}
 
 
 def resolve_arch(arch: Union[None, str, Dict], embed_dim: Optional[int],
-                 depths: Optional[Sequence[int]],
-                 num_heads: Optional[Sequence[int]]) -> Tuple[int, Tuple[int, ...], Tuple[int, ...]]:
+                 depths: Optional[Sequence[int]], num_heads: Optional[Sequence[int]]
+                 ) -> Tuple[int, Tuple[int, ...], Tuple[int, ...]]:
     """Merge the ``arch`` shorthand with explicitly given sizes (explicit ones win).
 
     ``arch`` is a variant name ('tiny', 'small', 'base', 'large' or t/s/b/l) or a
