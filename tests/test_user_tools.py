@@ -22,8 +22,8 @@ from filelock import FileLock
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / 'configs' / 'demo' / 'swin-micro_synthetic.py'
 EPOCHS = 8
+TRAIN_BATCH = 2
 VIEWS = 2 * 3  # the demo test pipeline: 2 clips x ThreeCrop
-FEATURE_DIM = 8 * 24  # 8C, C = 24 in the demo config
 CLIP_LEN = 8
 
 TRAIN_CONFIG = """
@@ -31,16 +31,23 @@ _base_ = [{base!r}]
 root = {root!r}
 videos = dict(type='VideoDataset', ann_file=root + '/train_list.txt',
               data_prefix=dict(video=root + '/train'))
-train_dataloader = dict(num_workers=0, persistent_workers=False,
+train_dataloader = dict(batch_size={batch}, num_workers=0, persistent_workers=False,
                         dataset=dict(videos, pipeline={{{{_base_.val_pipeline}}}}))
 val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=videos)
 test_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False, dataset=videos)
 train_cfg = dict(max_epochs={epochs}, val_interval={epochs})
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True, begin=0, end={epochs})]
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval={epochs}))
 log_processor = dict(window_size=1)
 """
+
+
+def feature_dim() -> int:
+    """8C: the channels after the demo backbone's fourth stage."""
+    from mmengine.config import Config
+
+    return 8 * Config.fromfile(str(DEMO_CONFIG)).model.backbone.embed_dim
 
 
 def run_tool(*args: str, cwd: Path) -> str:
@@ -75,7 +82,7 @@ def trained_demo(tmp_path_factory) -> SimpleNamespace:
 
             make_synthetic_dataset(data, seed=3, num_train=4, num_val=1, ssv2_style=False)
             config.write_text(TRAIN_CONFIG.format(base=str(DEMO_CONFIG), root=str(data),
-                                                  epochs=EPOCHS))
+                                                  epochs=EPOCHS, batch=TRAIN_BATCH))
             run_tool('tools/train.py', str(config), '--work-dir', str(work_dir), cwd=REPO)
     videos = [line.split() for line in (data / 'train_list.txt').read_text().splitlines()]
     return SimpleNamespace(
@@ -193,7 +200,7 @@ def test_extract_features_resumes_after_an_interruption(trained_demo, tmp_path, 
 
     header, names, features = load_features(out)
     assert names == [path.name for path, _ in trained_demo.videos]
-    assert features.shape == (len(trained_demo.videos), FEATURE_DIM)
+    assert features.shape == (len(trained_demo.videos), feature_dim())
     assert header['temporal'] is False
     model = init_recognizer(trained_demo.config, trained_demo.checkpoint)
     for (path, _), row in zip(trained_demo.videos, features):
@@ -204,7 +211,7 @@ def test_extract_features_resumes_after_an_interruption(trained_demo, tmp_path, 
     args[args.index(str(out))] = str(temporal_out)
     assert tool.main(args + ['--temporal', '--num-workers', '0']) == 0
     temporal = load_features(temporal_out).features
-    assert temporal.shape == (len(trained_demo.videos), FEATURE_DIM, CLIP_LEN // 2)
+    assert temporal.shape == (len(trained_demo.videos), feature_dim(), CLIP_LEN // 2)
     np.testing.assert_allclose(temporal.mean(axis=2), features, rtol=0, atol=1e-5)
 
 
@@ -240,4 +247,5 @@ def test_training_curves_of_the_demo_run(trained_demo, tmp_path, capsys):
     assert blue[half:].sum() > 20, 'no accuracy point drawn'
 
     assert tool.main(['cal_train_time', str(trained_demo.work_dir)]) == 0
-    assert f'epochs: {EPOCHS}, last iteration: {EPOCHS}' in capsys.readouterr().out
+    iterations = EPOCHS * len(trained_demo.videos) // TRAIN_BATCH
+    assert f'epochs: {EPOCHS}, last iteration: {iterations}' in capsys.readouterr().out

@@ -7,7 +7,6 @@ frame folders, so that the decord decoding path users run is the one exercised.
 Pitfall: once ``decord`` is imported, its bundled FFmpeg libraries shadow PyAV's and the
 VP9 encoder fails to open (EINVAL). VP9 is then encoded in a fresh Python process.
 """
-import os
 import subprocess
 import sys
 import tempfile
@@ -63,13 +62,16 @@ def _encode_in_subprocess(path: Path, frames: np.ndarray, fps: float, codec: str
     with tempfile.TemporaryDirectory() as tmp:
         npy = Path(tmp) / 'frames.npy'
         np.save(npy, frames)
-        code = ('import sys, numpy as np; from videoswin.utils.video_io import _encode; '
-                '_encode(sys.argv[1], np.load(sys.argv[2]), float(sys.argv[3]), sys.argv[4], '
-                'int(sys.argv[5]))')
-        pkg_root = str(Path(__file__).resolve().parents[2])
+        # Load this file by its path: importing the ``videoswin`` package would pull in
+        # torch and mmaction2 and cost seconds per video.
+        code = ('import importlib.util, sys, numpy as np; '
+                'spec = importlib.util.spec_from_file_location("video_io", sys.argv[1]); '
+                'module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); '
+                'module._encode(sys.argv[2], np.load(sys.argv[3]), float(sys.argv[4]), '
+                'sys.argv[5], int(sys.argv[6]))')
         result = subprocess.run(
-            [sys.executable, '-c', code, str(path), str(npy), str(fps), codec, str(quality)],
-            capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': pkg_root})
+            [sys.executable, '-c', code, __file__, str(path), str(npy), str(fps), codec,
+             str(quality)], capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f'encoding {path} failed:\n{result.stderr[-2000:]}')
 
