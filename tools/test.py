@@ -8,16 +8,16 @@ official Video Swin release or an mmaction2 one (see docs/checkpoints.md).
 Several processes: ``bash tools/dist_test.sh CONFIG CHECKPOINT NPROC [ARGS]``.
 """
 import argparse
-import os.path as osp
 from typing import Dict
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 from videoswin.checkpoint import load_model_checkpoint
 from videoswin.utils import register_all_modules
+from videoswin.utils.cli import add_common_args, load_config
 from videoswin.utils.config_check import check_config
 from videoswin.utils.errors import run_cli
 from videoswin.utils.setup_env import setup_env
@@ -30,27 +30,15 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a video recognizer')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where the test log goes '
-                        '(default: ./work_dirs/<config name>)')
     parser.add_argument('--dump', metavar='PRED.pkl',
                         help='also write every prediction (scores and labels) to a pickle')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-                        help='override config entries, e.g. test_dataloader.batch_size=2')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-                        help='how the processes were started')
-    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
-                        help='set by old launchers; torchrun uses $LOCAL_RANK')
+    add_common_args(parser, 'test_dataloader.batch_size=2')
     return parser.parse_args()
 
 
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     cfg.load_from = None  # loaded below, through the layout-aware loader
     if args.dump:
         if not args.dump.endswith(('.pkl', '.pickle')):

@@ -7,13 +7,13 @@ Several processes: ``bash tools/dist_train.sh CONFIG NPROC [ARGS]`` (torchrun) o
 ``tools/slurm_train.sh``. Without GPUs, distributed runs use gloo by themselves.
 """
 import argparse
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from videoswin.engine.batch_contract import apply_batch_contract
 from videoswin.utils import register_all_modules
+from videoswin.utils.cli import add_common_args, load_config
 from videoswin.utils.config_check import check_config
 from videoswin.utils.errors import run_cli
 from videoswin.utils.setup_env import setup_env
@@ -22,8 +22,6 @@ from videoswin.utils.setup_env import setup_env
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a video recognizer')
     parser.add_argument('config', help='config file')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go '
-                        '(default: ./work_dirs/<config name>)')
     parser.add_argument('--resume', nargs='?', const='auto', metavar='CKPT',
                         help='resume from CKPT, or without CKPT from the latest '
                         'checkpoint in the work dir')
@@ -32,23 +30,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate linearly with the global batch '
                         'size (auto_scale_lr.base_batch_size in the config)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-                        help='override config entries, e.g. train_cfg.max_epochs=10')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
-                        help='how the processes were started')
-    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
-                        help='set by old launchers; torchrun uses $LOCAL_RANK')
+    add_common_args(parser, 'train_cfg.max_epochs=10')
     return parser.parse_args()
 
 
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     if args.amp:
         wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper_type not in ('OptimWrapper', 'AmpOptimWrapper'):
