@@ -9,40 +9,15 @@
 # Init: a 2-D DualFormer-S ImageNet-1K checkpoint (not released by the authors), inflated
 # by the backbone; Twins-SVT-B weights carry the same names and load too (the coarse
 # pyramid stays at its init). Set model.backbone.pretrained to the file.
-_base_ = [
-    '../../_base_/models/dualformer_small.py', '../../_base_/datasets/kinetics400_32x2x1.py',
-    '../../_base_/schedules/adamw_warmup-cosine_30e.py', '../../_base_/default_runtime.py'
-]
+_base_ = ['./dualformer-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py']
 
-model = dict(backbone=dict(pretrained=None), cls_head=dict(num_classes=400))
-
-test_pipeline = [
-    dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=32, frame_interval=2, num_clips=4, test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, 224)),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs'),
-]
-train_dataloader = dict(batch_size=8)
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+# the sizes of ../../_base_/models/dualformer_small.py
+model = dict(backbone=dict(arch='small', drop_path_rate=0.2), cls_head=dict(in_channels=768))
 
 warmup_epochs = 2.5
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    accumulative_counts=2,
-    optimizer=dict(lr=1e-3, weight_decay=0.02),
-    paramwise_cfg=dict(custom_keys=dict(
-        _delete_=True,
-        backbone=dict(lr_mult=0.1),
-        pos_block=dict(decay_mult=0.),
-        norm=dict(decay_mult=0.))))
+optim_wrapper = dict(accumulative_counts=2)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=30, eta_min=0, by_epoch=True, begin=0, end=30,
-         convert_to_iter_based=True),
+    dict(s, end=warmup_epochs) if s['type'] == 'LinearLR' else s for s in _base_.param_scheduler
 ]
 
 # batch contract: 8 processes x 8 clips x 2 accumulation steps = 128
