@@ -29,7 +29,8 @@ def _weights(runner):
 class RankDumpHook(Hook):
     def before_train(self, runner):
         self.initial = _weights(runner)
-        self.indices = list(runner.train_dataloader.sampler)
+        # dataset indices, whether the sampler yields ints or SampleKey(epoch, index)
+        self.indices = [int(getattr(key, 'index', key)) for key in runner.train_dataloader.sampler]
 
     def after_train(self, runner):
         torch.save(dict(initial=self.initial, final=_weights(runner), indices=self.indices,
