@@ -9,7 +9,7 @@ largest single speed-up of the backbone.
 
 Only the arithmetic backend changes: parameters, names and results are those of
 ``nn.Linear`` (to float rounding). Anything else (other devices, dtypes, autocast)
-takes ``F.linear``.
+takes ``F.linear``, and so does code traced by ``torch.compile``.
 """
 from typing import Optional
 
@@ -27,10 +27,14 @@ def _onednn(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
 
 
 def onednn_usable(x: torch.Tensor) -> bool:
-    """Whether ``x`` can take the oneDNN path (fp32 CPU tensor, no autocast)."""
+    """Whether ``x`` can take the oneDNN path (fp32 CPU tensor, no autocast, not compiling).
+
+    Under ``torch.compile`` the plain ``F.linear`` is traced instead: inductor cannot lower
+    the oneDNN op on arbitrary views, and it chooses its own matmul kernels anyway.
+    """
     return (_ONEDNN_LINEAR is not None and x.device.type == 'cpu' and x.dtype == torch.float32
             and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
-            and not torch.is_autocast_enabled('cpu'))
+            and not torch.is_autocast_enabled('cpu') and not torch.compiler.is_compiling())
 
 
 class _OneDNNLinearFunction(torch.autograd.Function):
