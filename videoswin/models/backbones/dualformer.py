@@ -23,6 +23,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
+from videoswin.models.layers.init import init_linear_and_norm
 from videoswin.models.layers.vit_layers import (Mlp, SelfAttention, drop_path_layer,
                                                 drop_path_rates, merge_heads, split_heads)
 from videoswin.registry import MODELS
@@ -245,14 +246,7 @@ class DualFormer(BaseModule):
 
     def reset_parameters(self) -> None:
         """Official random init: trunc-normal(0.02) Linear, LayerNorm (1, 0), convs default."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_linear_and_norm(self)
 
     def init_weights(self) -> None:
         """Load ``pretrained`` if set: a DualFormer video checkpoint (official or ours), or a

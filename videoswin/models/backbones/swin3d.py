@@ -27,6 +27,7 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from videoswin.models.layers.init import init_linear_and_norm
 from videoswin.models.layers.linear import Linear, linear_gelu
 from videoswin.models.layers.window_attention import WindowAttention3D
 from videoswin.models.layers.window_ops import (clip_window, partition_windows,
@@ -300,15 +301,9 @@ class SwinTransformer3D(BaseModule):
 
     def _official_init(self) -> None:
         """Linear: truncated normal (std .02), bias 0; LayerNorm: weight 1, bias 0."""
+        init_linear_and_norm(self)
         for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, WindowAttention3D):
+            if isinstance(module, WindowAttention3D):
                 nn.init.trunc_normal_(module.relative_position_bias_table, std=.02)
 
     def init_weights(self) -> None:

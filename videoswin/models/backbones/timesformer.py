@@ -21,9 +21,10 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
+from videoswin.models.layers.init import init_linear_and_norm
 from videoswin.models.layers.vit_layers import (Mlp, PatchEmbed, SelfAttention,
                                                 TransformerBlock, drop_path_layer,
-                                                drop_path_rates, init_vit_weights)
+                                                drop_path_rates)
 from videoswin.registry import MODELS
 from .vit_weights import (StateDict, conv_patch_filter, hf_encoder_to_timm, load_report,
                           read_state_dict, resize_1d_table, resize_grid_table, strip_prefix)
@@ -131,7 +132,7 @@ class TimeSformer(BaseModule):
 
     def reset_parameters(self) -> None:
         """Random init of the official code: trunc-normal tables, zero temporal_fc."""
-        init_vit_weights(self)
+        init_linear_and_norm(self)
         nn.init.trunc_normal_(self.pos_embed, std=.02)
         nn.init.trunc_normal_(self.cls_token, std=.02)
         if self.attention_type != 'space_only':

@@ -132,15 +132,3 @@ def drop_path_rates(rate: float, depth: int) -> list:
     if depth <= 1:
         return [0.] * depth
     return [rate * i / (depth - 1) for i in range(depth)]
-
-
-def init_vit_weights(module: nn.Module) -> None:
-    """timm's ViT init: trunc-normal(0.02) Linear weights, zero biases, LayerNorm (1, 0)."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
