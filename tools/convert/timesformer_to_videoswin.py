@@ -11,16 +11,14 @@ released model, unless ``--num-heads`` says otherwise).
     python tools/convert/timesformer_to_videoswin.py SRC OUT.pth [--num-heads N]
 """
 import argparse
-import os
-import os.path as osp
 from typing import List, Optional
 
-import torch
 from mmengine.logging import print_log
 
 from videoswin.models.backbones.timesformer import (infer_timesformer_args,
                                                      timesformer_state_dict)
-from videoswin.models.backbones.vit_weights import read_hf_config, read_state_dict
+from videoswin.models.backbones.vit_weights import (read_hf_config, read_state_dict,
+                                                   save_converted_recognizer)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -44,15 +42,7 @@ def convert(src: str, dst: str, num_heads: Optional[int] = None) -> str:
                     num_frames=hf_config.get('num_frames', args.get('num_frames')))
     if num_heads:
         args['num_heads'] = num_heads
-    state_dict = {f'backbone.{k}': v for k, v in backbone.items()}
-    state_dict.update({f'cls_head.fc_cls.{k}': v for k, v in head.items()})
-    meta = dict(converted_from=osp.basename(osp.normpath(src)), backbone=args)
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    torch.save({'meta': meta, 'state_dict': state_dict}, dst)
-    classes = f'{head["weight"].shape[0]}-class head' if head else 'no head'
-    return (f'{src} -> {dst}: {len(backbone)} backbone tensors, {classes}. '
-            f'Backbone config: dict(type=\'TimeSformer\', '
-            + ', '.join(f'{k}={v!r}' for k, v in args.items()) + ')')
+    return save_converted_recognizer(src, dst, 'TimeSformer', backbone, head, args)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -9,14 +9,12 @@ Model 1 (spatio-temporal); the printed backbone settings say so.
     python tools/convert/vivit_to_videoswin.py SRC OUT.pth
 """
 import argparse
-import os
-import os.path as osp
 from typing import List, Optional
 
-import torch
 from mmengine.logging import print_log
 
-from videoswin.models.backbones.vit_weights import read_hf_config, read_state_dict
+from videoswin.models.backbones.vit_weights import (read_hf_config, read_state_dict,
+                                                   save_converted_recognizer)
 from videoswin.models.backbones.vivit import infer_vivit_args, vivit_state_dict
 
 
@@ -40,15 +38,7 @@ def convert(src: str, dst: str) -> str:
         args.update(num_frames=hf_config.get('num_frames'), img_size=hf_config.get('image_size'))
         if hf_config.get('hidden_act') == 'gelu':
             args['act'] = 'gelu'
-    state_dict = {f'backbone.{k}': v for k, v in backbone.items()}
-    state_dict.update({f'cls_head.fc_cls.{k}': v for k, v in head.items()})
-    meta = dict(converted_from=osp.basename(osp.normpath(src)), backbone=args)
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    torch.save({'meta': meta, 'state_dict': state_dict}, dst)
-    classes = f'{head["weight"].shape[0]}-class head' if head else 'no head'
-    return (f'{src} -> {dst}: {len(backbone)} backbone tensors, {classes}. '
-            f'Backbone config: dict(type=\'ViViT\', '
-            + ', '.join(f'{k}={v!r}' for k, v in args.items()) + ')')
+    return save_converted_recognizer(src, dst, 'ViViT', backbone, head, args)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

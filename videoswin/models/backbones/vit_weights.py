@@ -9,6 +9,7 @@ by transformers 4.x and 5.x ``save_pretrained``; ``layers.i.attention.q_proj`` i
 """
 import json
 import math
+import os
 import os.path as osp
 import re
 from typing import Dict, Iterable, Optional, Tuple
@@ -216,3 +217,21 @@ def load_report(name: str, source: str, missing: Iterable[str], unexpected: Iter
     parts.append(f'kept own init for {len(missing)}' + (f' [{_few(missing)}]' if missing else ''))
     parts.append(f'ignored {len(unexpected)}' + (f' [{_few(unexpected)}]' if unexpected else ''))
     return '; '.join(parts)
+
+
+def save_converted_recognizer(src: str, dst: str, backbone_type: str, backbone: StateDict,
+                              head: StateDict, backbone_args: dict) -> str:
+    """Write ``{'meta', 'state_dict'}`` with ``backbone.*``/``cls_head.fc_cls.*`` keys.
+
+    Returns the one-line summary the converters print, ending with the backbone config
+    that fits the weights (to paste into a config).
+    """
+    state_dict = {f'backbone.{k}': v for k, v in backbone.items()}
+    state_dict.update({f'cls_head.fc_cls.{k}': v for k, v in head.items()})
+    meta = dict(converted_from=osp.basename(osp.normpath(src)), backbone=backbone_args)
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    torch.save({'meta': meta, 'state_dict': state_dict}, dst)
+    classes = f'{head["weight"].shape[0]}-class head' if head else 'no head'
+    config = ', '.join(f'{k}={v!r}' for k, v in backbone_args.items())
+    return (f'{src} -> {dst}: {len(backbone)} backbone tensors, {classes}. '
+            f"Backbone config: dict(type='{backbone_type}', {config})")
