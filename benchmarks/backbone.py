@@ -1,6 +1,7 @@
 """Speed and memory of our SwinTransformer3D against mmaction2's, same weights, one run.
 
     python benchmarks/backbone.py [--quick] [--threads 2] [--rounds 5] [--arch tiny]
+    python benchmarks/backbone.py --device cuda --dtype bf16    # the GPU table of the issue
 
 Prints one Markdown table (the one in docs/backbone.md):
 
@@ -20,6 +21,11 @@ meanwhile (from /proc/stat); medians are taken over the rounds where that stayed
 under 8 % of the machine when at least 3 such rounds exist, else over all rounds,
 and the table says which. Compare ratios inside one table, not milliseconds across
 runs. ``--quick`` runs small shapes once: a smoke test of every path, not numbers.
+
+On a GPU (``--device cuda``) every timing is bracketed by ``torch.cuda.synchronize()``,
+the reference matmul is an 8192^2 one in the benchmark's dtype, and memory is
+``torch.cuda.max_memory_allocated`` (reset after the build) instead of RSS.
+``--dtype bf16`` runs both implementations under ``torch.autocast(dtype=bfloat16)``.
 """
 import argparse
 import importlib.util
@@ -115,10 +121,17 @@ class Sample(NamedTuple):
     others: float  # share of the machine used by other processes meanwhile
 
 
+def _sync() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def timed(fn: Callable[[], None]) -> Sample:
+    _sync()
     busy0, total0 = _busy_jiffies()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     fn()
+    _sync()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     busy1, total1 = _busy_jiffies()
     ticks = os.sysconf('SC_CLK_TCK')
@@ -135,28 +148,43 @@ def robust_median(samples: List[Sample]) -> Tuple[float, float, bool]:
             use is clean)
 
 
-def run_step(model: torch.nn.Module, clip: torch.Tensor, train: bool) -> Callable[[], None]:
+DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16}
+
+
+def autocast(device: str, dtype: str):
+    """bf16: autocast both implementations; fp32: a no-op context."""
+    return torch.autocast(device, dtype=DTYPES[dtype], enabled=dtype != 'fp32')
+
+
+def run_step(model: torch.nn.Module, clip: torch.Tensor, train: bool,
+             dtype: str = 'fp32') -> Callable[[], None]:
+    device = clip.device.type
+
     def step() -> None:
         if train:
             model.train()
             model.zero_grad(set_to_none=True)
-            model(clip).sum().backward()
+            with autocast(device, dtype):
+                loss = model(clip).float().sum()
+            loss.backward()
         else:
             model.eval()
-            with torch.no_grad():
+            with torch.no_grad(), autocast(device, dtype):
                 model(clip)
     return step
 
 
-def matmul_steps(size: int) -> Dict[str, Callable[[], None]]:
-    """Large fp32 matmuls: torch.mm (MKL) and oneDNN (what our linear layers use).
+def matmul_steps(size: int, device: str = 'cpu',
+                 dtype: str = 'fp32') -> Dict[str, Callable[[], None]]:
+    """Large matmuls: torch.mm, and on CPU in fp32 also oneDNN (what our linears use).
 
     On AMD CPUs MKL runs AVX2 kernels even where the CPU has AVX-512 and oneDNN is
     about 2x faster; the faster of the two is the machine's practical limit.
     """
     from videoswin.models.layers.linear import _onednn, onednn_usable
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    steps = {'mkl': lambda: torch.mm(a, b)}
+    a, b = (torch.randn(size, size, device=device, dtype=DTYPES[dtype]) for _ in range(2))
+    steps = {('mkl' if device == 'cpu' and dtype == 'fp32' else 'torch.mm'):
+             lambda: torch.mm(a, b)}
     if onednn_usable(a):
         steps['onednn'] = lambda: _onednn(a, b, None)
     return steps
@@ -172,30 +200,39 @@ def _rss_mb(field: str) -> float:
     raise RuntimeError(f'{field} not in /proc/self/status')
 
 
-def memory_child(impl: str, arch: str, checkpointing: bool, shape: Sequence[int]) -> None:
-    """Run in a fresh process: RSS after build, and peak RSS over fwd+bwd x2 (JSON line).
+def memory_child(impl: str, arch: str, checkpointing: bool, shape: Sequence[int],
+                 device: str = 'cpu', dtype: str = 'fp32') -> None:
+    """Run in a fresh process: memory after build, and peak over fwd+bwd x2 (JSON line).
 
-    The peak counter is reset after the build (``/proc/self/clear_refs``), so the
-    random weights made for both implementations do not set the peak.
+    CPU: RSS, with the peak counter reset after the build (``/proc/self/clear_refs``),
+    so the random weights made for both implementations do not set the peak. GPU:
+    ``torch.cuda.memory_allocated`` / ``max_memory_allocated``, reset the same way.
     """
-    model = build(impl, arch, checkpointing)
-    model.train()
-    clip = torch.randn(*shape)
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-    base = _rss_mb('VmRSS')
+    model = build(impl, arch, checkpointing).to(device)
+    clip = torch.randn(*shape, device=device)
+    step = run_step(model, clip, train=True, dtype=dtype)
+    if device == 'cpu':
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        base = _rss_mb('VmRSS')
+    else:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated() / 2**20
     for _ in range(2):
-        model.zero_grad(set_to_none=True)
-        model(clip).sum().backward()
-    print(json.dumps(dict(base_mb=base, peak_mb=_rss_mb('VmHWM'))))
+        step()
+    peak = _rss_mb('VmHWM') if device == 'cpu' else torch.cuda.max_memory_allocated() / 2**20
+    print(json.dumps(dict(base_mb=base, peak_mb=peak)))
 
 
-def measure_memory(arch: str, shape: Sequence[int], threads: int) -> Dict[Tuple[str, bool], Dict]:
+def measure_memory(arch: str, shape: Sequence[int], threads: int, device: str = 'cpu',
+                   dtype: str = 'fp32') -> Dict[Tuple[str, bool], Dict]:
     results = {}
     for impl in ('ours', 'mmaction2'):
         for checkpointing in (False, True):
             cmd = [sys.executable, __file__, '--memory-child', impl, '--arch', arch,
-                   '--threads', str(threads), '--shape', *map(str, shape)]
+                   '--threads', str(threads), '--shape', *map(str, shape),
+                   '--device', device, '--dtype', dtype]
             if checkpointing:
                 cmd.append('--checkpointing')
             done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -214,30 +251,35 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=5, help='interleaved timed rounds')
     parser.add_argument('--arch', default='tiny', help='tiny | small | base | large')
     parser.add_argument('--skip-memory', action='store_true', help='no peak-RSS subprocesses')
+    parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
+    parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32',
+                        help='bf16 = torch.autocast(bfloat16) for both implementations')
     parser.add_argument('--memory-child', choices=['ours', 'mmaction2'], help=argparse.SUPPRESS)
     parser.add_argument('--checkpointing', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--shape', type=int, nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.memory_child:
-        memory_child(args.memory_child, args.arch, args.checkpointing, args.shape)
+        memory_child(args.memory_child, args.arch, args.checkpointing, args.shape,
+                     args.device, args.dtype)
         return
 
     cases = QUICK_CASES if args.quick else FULL_CASES
     rounds, warmups = (1, 1) if args.quick else (args.rounds, 2)
-    matmul_size = 1024 if args.quick else 2048
-    impls = {name: build(name, args.arch) for name in ('ours', 'mmaction2')}
+    device, dtype = args.device, args.dtype
+    matmul_size = (1024 if args.quick else 2048) if device == 'cpu' else 8192
+    impls = {name: build(name, args.arch).to(device) for name in ('ours', 'mmaction2')}
     torch.manual_seed(0)
-    clips = {case: torch.randn(case.shape) for case in cases}
-    steps = {(case, name): run_step(model, clips[case], case.train)
+    clips = {case: torch.randn(case.shape).to(device) for case in cases}
+    steps = {(case, name): run_step(model, clips[case], case.train, dtype)
              for case in cases for name, model in impls.items()}
-    matmuls = matmul_steps(matmul_size)
+    matmuls = matmul_steps(matmul_size, device, dtype)
 
     outs = []
-    with torch.no_grad():  # agreement on the first case, as a guard on what is timed
+    with torch.no_grad(), autocast(device, dtype):  # a guard on what is timed
         for model in impls.values():
             model.eval()  # (mmaction2's train() returns None: no chaining)
-            outs.append(model(clips[cases[0]]))
+            outs.append(model(clips[cases[0]]).float())
     agreement = (outs[0] - outs[1]).abs().max().item()
 
     print(f'warming up ({warmups} per case and implementation) ...', flush=True)
@@ -257,12 +299,13 @@ def main() -> None:
     peak_name = max(rates, key=rates.get)
     mm_gflops = rates[peak_name]
     mm_clean = all(robust_median(samples[name])[2] for name in matmuls)
-    lines = [f'Swin-{args.arch[0].upper()}, fp32, {args.threads} threads, {rounds} rounds; '
-             f'outputs agree to {agreement:.1e} max-abs; fp32 matmul {matmul_size}^2: ' +
+    where = f'{args.threads} threads' if device == 'cpu' else torch.cuda.get_device_name()
+    lines = [f'Swin-{args.arch[0].upper()}, {dtype}, {where}, {rounds} rounds; '
+             f'outputs agree to {agreement:.1e} max-abs; {dtype} matmul {matmul_size}^2: ' +
              ', '.join(f'{name} {rate:.1f} GFLOP/s' for name, rate in rates.items()) +
              f'{"" if mm_clean else " (contended)"}; "% of matmul" is against {peak_name}'
              + (f' (against mkl: multiply by {mm_gflops / rates["mkl"]:.2f})'
-                if peak_name != 'mkl' else ''), '',
+                if peak_name not in ('mkl', 'torch.mm') else ''), '',
              '| case | ours ms | mmaction2 ms | speed-up (target) | ours CPU-s / ref CPU-s '
              '| ours GFLOP/s | % of matmul | ref GFLOP/s | rounds |',
              '|---|---:|---:|---:|---:|---:|---:|---:|---|']
@@ -282,12 +325,14 @@ def main() -> None:
         memory_shapes = [next(c.shape for c in cases if c.train)]
         if not args.quick:
             memory_shapes.append(cases[0].shape)  # the paper's 32x224 clip, trained
-        lines += ['', 'Peak RSS of fwd+bwd x2, one fresh process per row; base = RSS after the '
-                  'model is built; ratios against mmaction2 without checkpointing:', '',
+        measure = 'RSS' if device == 'cpu' else 'allocated GPU memory'
+        lines += ['', f'Peak {measure} of fwd+bwd x2, one fresh process per row; base = '
+                  f'{measure} after the model is built; ratios against mmaction2 without '
+                  'checkpointing:', '',
                   '| shape | impl | checkpointing | base MB | peak MB | peak - base MB | '
                   'peak ratio | (peak - base) ratio |', '|---|---|---|---:|---:|---:|---:|---:|']
         for shape in memory_shapes:
-            memory = measure_memory(args.arch, shape, args.threads)
+            memory = measure_memory(args.arch, shape, args.threads, device, dtype)
             ref = memory[('mmaction2', False)]
             for (impl, ckpt), m in memory.items():
                 lines.append(

@@ -106,6 +106,37 @@ def test_block_matches_explicit_per_window_maths_including_spatially_clipped_win
     assert (trainable.detach() - expected).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize('chunk_bytes', [64 << 10, None])
+def test_chunked_inference_equals_the_whole_tensor_and_plain_paths(monkeypatch, chunk_bytes):
+    """Eval on CPU runs chunk by chunk; any chunk size gives the whole-tensor result."""
+    from videoswin.models.layers import window_attention
+    if chunk_bytes is not None:  # 64 KB: one window per attention chunk, many MLP chunks
+        monkeypatch.setattr(window_attention, 'CHUNK_BYTES', chunk_bytes)
+    model = narrow_model().eval()
+    clip = torch.randn(*ODD_CLIP, generator=torch.Generator().manual_seed(2))
+    calls = []
+    chunked_forward = SwinTransformerBlock3D.forward_chunked
+    monkeypatch.setattr(SwinTransformerBlock3D, 'forward_chunked',
+                        lambda self, x: calls.append(1) or chunked_forward(self, x))
+    with torch.no_grad():
+        chunked = model(clip)
+        assert len(calls) == sum(NARROW['depths'])
+        with monkeypatch.context() as patch:
+            patch.setattr(SwinTransformerBlock3D, '_chunked_inference', lambda self, x: False)
+            whole = model(clip)
+        set_plain(model, True)
+        plain = model(clip)
+        set_plain(model, False)
+    assert len(calls) == sum(NARROW['depths'])  # the other two did not chunk
+    assert (chunked - whole).abs().max() < 1e-5
+    assert (chunked - plain).abs().max() < 1e-5
+    # frozen weights and an input without grad: nothing needs a gradient, chunked too
+    for param in model.parameters():
+        param.requires_grad_(False)
+    assert torch.equal(model(clip), chunked)
+    assert len(calls) == 2 * sum(NARROW['depths'])
+
+
 def test_official_slice_lookup_differs_only_when_a_window_is_clipped_in_space():
     """The documented deviation: at 112 px the last stage's window is clipped to 4x4."""
     from videoswin.models.layers.window_ops import (clipped_relative_position_index,

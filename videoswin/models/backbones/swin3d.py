@@ -29,6 +29,7 @@ from torch.utils.checkpoint import checkpoint
 
 from videoswin.models.layers.init import init_linear_and_norm
 from videoswin.models.layers.linear import Linear, linear_gelu
+from videoswin.models.layers import window_attention
 from videoswin.models.layers.window_attention import WindowAttention3D
 from videoswin.models.layers.window_ops import (clip_window, partition_windows,
                                                 reverse_windows, window_layout)
@@ -120,6 +121,20 @@ class Mlp(nn.Module):
         hidden = linear_gelu(x, self.fc1.weight, self.fc1.bias)
         return self.drop(self.fc2(self.drop(hidden)))
 
+    def add_chunked_(self, rows: torch.Tensor, norm: nn.Module) -> torch.Tensor:
+        """``rows += mlp(norm(rows))`` in place, for inference, a few tokens at a time.
+
+        The 4C-wide hidden layer of one chunk stays in cache between fc1 and fc2,
+        and is never allocated for all tokens at once (see
+        :meth:`WindowAttention3D.forward_chunked`).
+        """
+        step = max(1, window_attention.CHUNK_BYTES // (self.fc1.out_features * rows.element_size()))
+        for start in range(0, rows.shape[0], step):
+            chunk = rows[start:start + step]
+            hidden = linear_gelu(norm(chunk), self.fc1.weight, self.fc1.bias)
+            chunk.add_(self.fc2(hidden))
+        return rows
+
 
 class SwinTransformerBlock3D(nn.Module):
     """Pre-norm block: x + (S)W-MSA(norm1(x)), then x + MLP(norm2(x)); (B, D, H, W, C).
@@ -166,11 +181,40 @@ class SwinTransformerBlock3D(nn.Module):
         return self.mlp(self.norm2(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._chunked_inference(x):
+            return self.forward_chunked(x)
         if self.use_checkpoint and torch.is_grad_enabled():
             x = x + self.drop_path(checkpoint(self.forward_part1, x, use_reentrant=False))
             return x + self.drop_path(checkpoint(self.forward_part2, x, use_reentrant=False))
         x = x + self.drop_path(self.forward_part1(x))
         return x + self.drop_path(self.forward_part2(x))
+
+    def _chunked_inference(self, x: torch.Tensor) -> bool:
+        """Inference on CPU in eager mode: run :meth:`forward_chunked`.
+
+        Only where nothing needs a gradient and nothing is random (eval mode);
+        on GPUs and under ``torch.compile`` the whole-tensor path is kept.
+        """
+        if self.training or self.attn.plain or x.device.type != 'cpu':
+            return False
+        if torch.compiler.is_compiling():
+            return False
+        return not torch.is_grad_enabled() or not (
+            x.requires_grad or any(p.requires_grad for p in self.parameters()))
+
+    def forward_chunked(self, x: torch.Tensor) -> torch.Tensor:
+        """The same block for inference, with every wide intermediate computed in chunks.
+
+        Equal to :meth:`forward` in eval mode (to float rounding); the q, k, v and
+        MLP hidden activations (3C and 4C wide) live one cache-sized chunk at a time.
+        """
+        batch, depth, height, width, channels = x.shape
+        window, shift = clip_window((depth, height, width), self.window_size, self.shift_size)
+        layout = window_layout((depth, height, width), window, shift, batch, x.device)
+        rows = x.reshape(-1, channels)
+        attended = self.attn.forward_chunked(rows, self.norm1, layout)
+        out = attended.index_select(0, layout.scatter).add_(rows)
+        return self.mlp.add_chunked_(out, self.norm2).view(x.shape)
 
 
 class PatchMerging(nn.Module):

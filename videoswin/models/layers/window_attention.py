@@ -10,6 +10,9 @@ Three ways to compute the same maths, picked per call:
   forward and a hand-written backward that recomputes the probabilities window
   by window and returns the bias gradient summed over windows. (A bias that needs
   a gradient would send CPU SDPA down its slow generic path.)
+* **chunked** (no gradient, eval, CPU): the cached path run a few windows at a
+  time, from the gather through the output projection (see
+  :meth:`WindowAttention3D.forward_chunked`).
 * **plain**: the textbook formula (logits, + bias, + mask, softmax, @ v), used for
   attention dropout and as the reference the tests compare the other two against.
 """
@@ -26,6 +29,10 @@ from .window_ops import WindowLayout, clipped_relative_position_index, relative_
 #: Target size of one (windows x heads x N x N) probability block in the backward;
 #: small enough to stay in cache, large enough to keep the GEMMs efficient.
 _BACKWARD_BLOCK_BYTES = 2 << 20
+
+#: Target size of the widest intermediate (the q, k, v projection) of one chunk of
+#: windows in :meth:`WindowAttention3D.forward_chunked`.
+CHUNK_BYTES = 2 << 20
 
 
 @lru_cache(maxsize=32)
@@ -223,6 +230,47 @@ class WindowAttention3D(nn.Module):
         else:
             out = self._cached_attention(qkv, layout)
         return self.proj_drop(self.proj(out.reshape(windows, n, channels)))
+
+    def forward_chunked(self, rows: torch.Tensor, norm: nn.Module,
+                        layout: WindowLayout) -> torch.Tensor:
+        """``attn(partition(norm(x)))`` for inference, a few windows at a time.
+
+        Each chunk of windows is gathered from the token rows, normalised, projected
+        to q, k, v, attended and projected back while it is still in cache; only the
+        (B*nW*N, C) result is ever full size. The wide intermediates (3C for q, k, v)
+        are never allocated whole: on CPU those allocations are tens of MB, which
+        glibc serves with fresh, page-faulting ``mmap`` calls every time.
+
+        Args:
+            rows: (B*D*H*W, C) tokens, channels-last, before ``norm``.
+            norm: the block's ``norm1`` (applied per token, so per chunk).
+            layout: window layout of this block.
+
+        Returns:
+            (B*nW*N, C) attention output in ``layout`` window order.
+        """
+        tokens, channels = rows.shape
+        n, heads = layout.tokens_per_window, self.num_heads
+        if layout.needs_padding:  # padded slots read this extra zero row
+            rows = torch.cat([rows, rows.new_zeros(1, channels)])
+        masks = self._cached_masks(layout, rows.dtype)
+        out = rows.new_empty(layout.gather.numel(), channels)
+        step = max(1, CHUNK_BYTES // (n * 3 * channels * rows.element_size()))
+        bounds = layout.group_bounds
+        for g, (first, last) in enumerate(zip(bounds[:-1], bounds[1:])):
+            for start in range(first, last, step):
+                end = min(start + step, last)
+                index = layout.gather[start * n:end * n]
+                x = norm(rows.index_select(0, index))
+                if layout.needs_padding:  # official padding comes after norm1: zeros
+                    x.masked_fill_((index == tokens).unsqueeze(1), 0.)
+                qkv = self.qkv(x).view(end - start, n, 3, heads, channels // heads)
+                q, k, v = _split_qkv(qkv)
+                attended = F.scaled_dot_product_attention(
+                    q, k, v, attn_mask=masks[g:g + 1], scale=self.scale)
+                out[start * n:end * n] = self.proj(
+                    attended.transpose(1, 2).reshape(-1, channels))
+        return out
 
     def _cached_attention(self, qkv: torch.Tensor, layout: WindowLayout) -> torch.Tensor:
         q, k, v = _split_qkv(qkv)
