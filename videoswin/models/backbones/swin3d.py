@@ -27,9 +27,9 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from videoswin.models.layers import window_attention
 from videoswin.models.layers.init import init_linear_and_norm
 from videoswin.models.layers.linear import Linear, linear_gelu
-from videoswin.models.layers import window_attention
 from videoswin.models.layers.window_attention import WindowAttention3D
 from videoswin.models.layers.window_ops import (clip_window, partition_windows,
                                                 reverse_windows, window_layout)
@@ -128,7 +128,8 @@ class Mlp(nn.Module):
         and is never allocated for all tokens at once (see
         :meth:`WindowAttention3D.forward_chunked`).
         """
-        step = max(1, window_attention.CHUNK_BYTES // (self.fc1.out_features * rows.element_size()))
+        row_bytes = self.fc1.out_features * rows.element_size()
+        step = max(1, window_attention.CHUNK_BYTES // row_bytes)
         for start in range(0, rows.shape[0], step):
             chunk = rows[start:start + step]
             hidden = linear_gelu(norm(chunk), self.fc1.weight, self.fc1.bias)

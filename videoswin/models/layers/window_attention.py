@@ -1,8 +1,8 @@
 """3D window multi-head self-attention with a learnable relative-position bias.
 
-Three ways to compute the same maths, picked per call:
+Four ways to compute the same maths, picked per call:
 
-* **cached** (no gradient needed, e.g. eval): the bias gathered from the table
+* **cached** (no gradient needed; on GPUs and under ``torch.compile``): the bias gathered from the table
   plus each shift-mask pattern is built once per input geometry, dtype and device
   and kept until the table changes; attention is fused
   ``F.scaled_dot_product_attention``, one call per mask pattern.
@@ -10,11 +10,11 @@ Three ways to compute the same maths, picked per call:
   forward and a hand-written backward that recomputes the probabilities window
   by window and returns the bias gradient summed over windows. (A bias that needs
   a gradient would send CPU SDPA down its slow generic path.)
-* **chunked** (no gradient, eval, CPU): the cached path run a few windows at a
+* **chunked** (no gradient needed, eval mode, CPU, eager): the cached path run a few windows at a
   time, from the gather through the output projection (see
   :meth:`WindowAttention3D.forward_chunked`).
 * **plain**: the textbook formula (logits, + bias, + mask, softmax, @ v), used for
-  attention dropout and as the reference the tests compare the other two against.
+  attention dropout and as the reference the tests compare the others against.
 """
 from functools import lru_cache
 from typing import Optional, Sequence, Tuple
