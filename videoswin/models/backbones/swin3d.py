@@ -31,7 +31,7 @@ from videoswin.models.layers import window_attention
 from videoswin.models.layers.init import init_linear_and_norm
 from videoswin.models.layers.linear import Linear, linear_gelu
 from videoswin.models.layers.window_attention import WindowAttention3D
-from videoswin.models.layers.window_ops import (clip_window, partition_windows,
+from videoswin.models.layers.window_ops import (WindowLayout, clip_window, partition_windows,
                                                 reverse_windows, window_layout)
 from videoswin.registry import MODELS
 
@@ -169,11 +169,15 @@ class SwinTransformerBlock3D(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
 
-    def forward_part1(self, x: torch.Tensor) -> torch.Tensor:
-        """Shifted-window attention branch (without the residual)."""
+    def layout(self, x: torch.Tensor) -> WindowLayout:
+        """Window layout of this block for a (B, D, H, W, C) map (cached per geometry)."""
         batch, depth, height, width, _ = x.shape
         window, shift = clip_window((depth, height, width), self.window_size, self.shift_size)
-        layout = window_layout((depth, height, width), window, shift, batch, x.device)
+        return window_layout((depth, height, width), window, shift, batch, x.device)
+
+    def forward_part1(self, x: torch.Tensor) -> torch.Tensor:
+        """Shifted-window attention branch (without the residual)."""
+        layout = self.layout(x)
         windows = partition_windows(self.norm1(x), layout)
         return reverse_windows(self.attn(windows, layout), layout, x.shape)
 
@@ -209,10 +213,8 @@ class SwinTransformerBlock3D(nn.Module):
         Equal to :meth:`forward` in eval mode (to float rounding); the q, k, v and
         MLP hidden activations (3C and 4C wide) live one cache-sized chunk at a time.
         """
-        batch, depth, height, width, channels = x.shape
-        window, shift = clip_window((depth, height, width), self.window_size, self.shift_size)
-        layout = window_layout((depth, height, width), window, shift, batch, x.device)
-        rows = x.reshape(-1, channels)
+        layout = self.layout(x)
+        rows = x.reshape(-1, x.shape[-1])
         attended = self.attn.forward_chunked(rows, self.norm1, layout)
         out = attended.index_select(0, layout.scatter).add_(rows)
         return self.mlp.add_chunked_(out, self.norm2).view(x.shape)
