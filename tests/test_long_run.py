@@ -2,9 +2,15 @@
 leaves no process or open file behind: the CI-sized version of benchmarks/long_run.py
 (160 clips here; the benchmark runs 2,000, see docs/reliability.md for its figures)."""
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from videoswin.engine.hooks.release_workers_hook import release_workers
+from videoswin.engine.hooks.resource_monitor_hook import open_files
 
 from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.utils import register_all_modules
@@ -38,3 +44,26 @@ def test_epoch_over_real_videos_keeps_memory_flat_and_leaves_nothing_open(tmp_pa
     assert max(s.open_files for s in later) - warm.open_files <= WORKERS, samples
     assert workers_left == []  # ReleaseWorkersHook stopped the persistent workers
     assert leaked == []  # no clip, pipe or socket left open by the run
+
+
+class _Zeros(Dataset):
+    def __len__(self) -> int:
+        return 32
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.zeros(3)
+
+
+def test_release_workers_returns_only_after_the_index_queue_pipes_are_closed():
+    """The pipes of torch's index queues are closed by feeder threads; on a busy
+    machine they used to outlive ``release_workers`` (CI once saw two of them)."""
+    before = {f for f in open_files(os.getpid()) if f.startswith('pipe:')}
+    loader = DataLoader(_Zeros(), batch_size=4, num_workers=2, persistent_workers=True)
+    for _ in range(2):
+        assert sum(1 for _ in loader) == 8
+    queues = loader._iterator._index_queues
+    assert release_workers(loader) and loader._iterator is None
+    assert not any(q._thread is not None and q._thread.is_alive() for q in queues)
+    after = {f for f in open_files(os.getpid()) if f.startswith('pipe:')}
+    assert after - before == set()
+    assert not release_workers(loader)  # nothing left to stop
