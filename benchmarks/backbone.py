@@ -62,28 +62,12 @@ TARGETS = {False: 2.0, True: 1.25}  # speed-up targets of the issue (forward, tr
 
 
 # ----------------------------------------------------------------------------- models
-def random_official_state(model: torch.nn.Module, seed: int = 0) -> Dict[str, torch.Tensor]:
-    """Official-layout weights far from the init (tables N(0, .5), norms N(1, .1))."""
-    gen = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, value in model.state_dict().items():
-        if value.is_floating_point():
-            noise = torch.randn(value.shape, generator=gen)
-            if 'relative_position_bias_table' in key:
-                value = noise * 0.5
-            elif 'norm' in key and key.endswith('weight'):
-                value = 1 + 0.1 * noise
-            else:
-                value = noise * 0.02
-        state[key] = value
-    return state
-
-
 def build(impl: str, arch: str, checkpointing: bool = False) -> torch.nn.Module:
     """Our backbone ('ours') or mmaction2's ('mmaction2'), identical random weights."""
     from videoswin.models.backbones.swin3d import SwinTransformer3D
+    from videoswin.testing import random_state_dict
     ours = SwinTransformer3D(arch=arch, drop_path_rate=0., use_checkpoint=checkpointing)
-    state = random_official_state(ours)
+    state = random_state_dict(ours, weight=0.02)
     if impl == 'ours':
         ours.load_state_dict(state, strict=True)
         return ours

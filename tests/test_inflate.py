@@ -21,6 +21,7 @@ from videoswin.checkpoint import (CheckpointKindError, CheckpointMismatchError,
                                   load_model_checkpoint, load_pretrained)
 from videoswin.checkpoint.layouts import hf_to_microsoft, rename_hf_5x_to_4x
 from videoswin.models.backbones.swin3d import SwinTransformer3D
+from videoswin.testing import randomise_
 
 EMBED, DEPTHS, HEADS = 16, (2, 2, 2, 2), (1, 2, 2, 4)
 IMAGE = 224  # stage maps 56, 28, 14, 7: window 7 tiles every stage, the last is unshifted
@@ -34,18 +35,7 @@ def randomised_hf_swin(window: int = 7, seed: int = 0) -> SwinModel:
     """A 2D SwinModel whose every tensor (LayerNorms and bias tables included) is random."""
     config = SwinConfig(image_size=IMAGE, patch_size=4, embed_dim=EMBED, depths=list(DEPTHS),
                         num_heads=list(HEADS), window_size=window, drop_path_rate=0.0)
-    model = SwinModel(config).eval()
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            noise = torch.randn(param.shape, generator=generator)
-            if 'norm' in name and name.endswith('weight'):
-                param.copy_(1 + 0.2 * noise)
-            elif name.endswith('relative_position_bias_table'):
-                param.copy_(noise)
-            else:
-                param.copy_(0.2 * noise)
-    return model
+    return randomise_(SwinModel(config).eval(), seed, weight=0.2, gain=0.2, table=1.0)
 
 
 def video_backbone(window=WINDOW, embed=EMBED) -> SwinTransformer3D:

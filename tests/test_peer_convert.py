@@ -15,7 +15,7 @@ from mmengine.runner import load_checkpoint
 from transformers import (TimesformerConfig, TimesformerForVideoClassification, VivitConfig,
                           VivitForVideoClassification)
 
-from videoswin.checkpoint import install_safe_loader, safe_load
+from videoswin.checkpoint import CheckpointKindError, install_safe_loader, safe_load
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
 from test_peer_exactness import TOL, randomise_
@@ -137,8 +137,23 @@ def test_hf_vivit_directory_converts_to_identical_logits(tmp_path):
     torch.testing.assert_close(logits(model, clip), expected, atol=TOL, rtol=0)
 
 
-def test_converter_rejects_files_without_timesformer_weights(tmp_path):
-    torch.save({'state_dict': {'foo.weight': torch.zeros(2)}}, tmp_path / 'other.pth')
-    with pytest.raises(ValueError, match='no TimeSformer weights'):
-        load_tool('timesformer_to_videoswin').convert(str(tmp_path / 'other.pth'),
-                                                      str(tmp_path / 'out.pth'))
+class _NotAllowed:
+    """Any class outside the safe loader's allow-list."""
+
+
+@pytest.mark.parametrize('tool, model', [('timesformer_to_videoswin', 'TimeSformer'),
+                                         ('vivit_to_videoswin', 'ViViT')])
+def test_converters_end_with_one_error_line_naming_the_bad_file(tool, model, tmp_path):
+    other, unsafe = tmp_path / 'other.pth', tmp_path / 'unsafe.pth'
+    torch.save({'state_dict': {'foo.weight': torch.zeros(2)}}, other)
+    torch.save({'state_dict': {'foo.weight': torch.zeros(2)}, 'extra': _NotAllowed()}, unsafe)
+    out = tmp_path / 'out.pth'
+    with pytest.raises(CheckpointKindError, match=f'no {model} weights'):
+        load_tool(tool).convert(str(other), str(out))
+    for src, message in [(other, f'{other} holds no {model} weights'),
+                         (tmp_path / 'missing.pth', 'missing.pth'),
+                         (unsafe, str(unsafe))]:
+        with pytest.raises(SystemExit) as exit_info:
+            load_tool(tool).main([str(src), str(out)])
+        assert str(exit_info.value).startswith('error: ') and message in str(exit_info.value)
+    assert not out.exists()

@@ -12,6 +12,7 @@ from transformers import TimesformerConfig, TimesformerModel, VivitConfig, Vivit
 
 from videoswin.models.backbones.timesformer import TimeSformer, timesformer_state_dict
 from videoswin.models.backbones.vivit import ViViT, vivit_state_dict
+from videoswin.testing import randomise_ as randomise_far_from_init_
 
 TOL = 1e-4
 SMALL = dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=192)
@@ -21,13 +22,7 @@ assert int(transformers.__version__.split('.')[0]) == 5
 
 def randomise_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Every parameter random (LayerNorm gains around 1), so no tensor can be skipped."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            noise = torch.randn(param.shape, generator=generator) * 0.1
-            is_gain = 'norm' in name and name.endswith('weight')
-            param.copy_(noise + (1.0 if is_gain else 0.0))
-    return model.eval()
+    return randomise_far_from_init_(model, seed, weight=0.1, gain=0.1).eval()
 
 
 def hf_timesformer(attention_type: str) -> TimesformerModel:

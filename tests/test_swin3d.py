@@ -12,6 +12,7 @@ from mmaction.models.backbones.swin import SwinTransformer3D as MMActionSwin3D
 import videoswin  # noqa: F401  (registers the backbone)
 from videoswin.models.backbones.swin3d import SwinTransformer3D
 from videoswin.registry import MODELS
+from videoswin.testing import random_state_dict
 
 #: Narrow model used for most input combinations: head_dim 32 as in every variant,
 #: every stage shifted and merged as in Swin-T, but 10x fewer MACs.
@@ -19,23 +20,6 @@ NARROW = dict(embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))
 TOLERANCE = 1e-4
 # mmaction2's reference code calls torch.meshgrid without `indexing`
 pytestmark = pytest.mark.filterwarnings('ignore:torch.meshgrid')
-
-
-def random_official_state(model: SwinTransformer3D, seed: int = 0) -> Dict[str, torch.Tensor]:
-    """Official-layout weights drawn far from the init, so every parameter matters."""
-    gen = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, value in model.state_dict().items():
-        if value.is_floating_point():
-            noise = torch.randn(value.shape, generator=gen)
-            if 'relative_position_bias_table' in key:
-                value = noise * 0.5
-            elif 'norm' in key and key.endswith('weight'):
-                value = 1 + 0.1 * noise
-            else:
-                value = noise * 0.05
-        state[key] = value
-    return state
 
 
 def build_pair(window: Tuple[int, int, int], **sizes) -> Tuple[SwinTransformer3D, MMActionSwin3D]:
@@ -46,7 +30,7 @@ def build_pair(window: Tuple[int, int, int], **sizes) -> Tuple[SwinTransformer3D
         arch=dict(embed_dims=ours.embed_dim, depths=list(ours.depths),
                   num_heads=list(ours.num_heads)),
         window_size=window, drop_path_rate=0., pretrained=None, pretrained2d=False)
-    state = random_official_state(ours)
+    state = random_state_dict(ours)
     ours.load_state_dict(state, strict=True)
     reference.load_state_dict(
         {('norm3' + k[len('norm'):] if k.startswith('norm.') else k): v for k, v in state.items()},

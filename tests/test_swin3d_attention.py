@@ -13,23 +13,9 @@ import torch.nn.functional as F
 
 from videoswin.models.backbones.swin3d import SwinTransformer3D, SwinTransformerBlock3D
 from videoswin.models.layers.window_attention import WindowAttention3D
+from videoswin.testing import randomise_
 
 NARROW = dict(embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))
-
-
-def randomise_(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Weights far from the init so bias tables and norms matter."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in module.named_parameters():
-            noise = torch.randn(param.shape, generator=gen)
-            if 'relative_position_bias_table' in name:
-                param.copy_(noise * 0.5)
-            elif 'norm' in name and name.endswith('weight'):
-                param.copy_(1 + 0.1 * noise)
-            else:
-                param.copy_(noise * 0.05)
-    return module
 
 
 def set_plain(model: torch.nn.Module, plain: bool) -> None:

@@ -17,7 +17,8 @@ from typing import List, Optional
 import torch
 from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError, UnsafeCheckpointError, safe_load
+from videoswin.checkpoint import CheckpointKindError, safe_load
+from videoswin.utils.cli import exit_on_bad_checkpoint
 
 KEPT = ('meta', 'state_dict')
 
@@ -65,10 +66,7 @@ def publish(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    try:
-        publish(args.src, args.dst, args.trusted)
-    except (FileNotFoundError, CheckpointKindError, UnsafeCheckpointError) as error:
-        raise SystemExit(f'error: {error}') from None
+    exit_on_bad_checkpoint(lambda: publish(args.src, args.dst, args.trusted))
 
 
 if __name__ == '__main__':

@@ -18,8 +18,9 @@ from typing import List, Optional
 import torch
 from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError, UnsafeCheckpointError, read_checkpoint
+from videoswin.checkpoint import CheckpointKindError, read_checkpoint
 from videoswin.checkpoint.layouts import is_rebuilt_buffer
+from videoswin.utils.cli import exit_on_bad_checkpoint
 
 _ARCH_FIELDS = ('embed_dim', 'depths', 'num_heads', 'window_size', 'patch_size', 'image_size')
 
@@ -63,10 +64,8 @@ def convert(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    try:
-        print_log(convert(args.src, args.dst, args.trusted), logger='current')
-    except (FileNotFoundError, CheckpointKindError, UnsafeCheckpointError) as error:
-        raise SystemExit(f'error: {error}') from None
+    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst, args.trusted)),
+              logger='current')
 
 
 if __name__ == '__main__':

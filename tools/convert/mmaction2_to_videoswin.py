@@ -14,8 +14,9 @@ from typing import List, Optional
 import torch
 from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError, UnsafeCheckpointError, safe_load
+from videoswin.checkpoint import CheckpointKindError, safe_load
 from videoswin.checkpoint.detect import detect, unwrap_state_dict
+from videoswin.utils.cli import exit_on_bad_checkpoint
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -45,10 +46,8 @@ def convert(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    try:
-        print_log(convert(args.src, args.dst, args.trusted), logger='current')
-    except (FileNotFoundError, CheckpointKindError, UnsafeCheckpointError) as error:
-        raise SystemExit(f'error: {error}') from None
+    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst, args.trusted)),
+              logger='current')
 
 
 if __name__ == '__main__':

@@ -15,10 +15,12 @@ from typing import List, Optional
 
 from mmengine.logging import print_log
 
+from videoswin.checkpoint import CheckpointKindError
 from videoswin.models.backbones.timesformer import (infer_timesformer_args,
                                                      timesformer_state_dict)
 from videoswin.models.backbones.vit_weights import (read_hf_config, read_state_dict,
                                                    save_converted_recognizer)
+from videoswin.utils.cli import exit_on_bad_checkpoint
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -34,7 +36,7 @@ def convert(src: str, dst: str, num_heads: Optional[int] = None) -> str:
     """Write ``dst``; return a one-line description including the fitting backbone config."""
     backbone, head = timesformer_state_dict(read_state_dict(src))
     if 'patch_embed.proj.weight' not in backbone:
-        raise ValueError(f'{src} holds no TimeSformer weights (no patch embedding found)')
+        raise CheckpointKindError(f'{src} holds no TimeSformer weights (no patch embedding found)')
     args = infer_timesformer_args(backbone)
     hf_config = read_hf_config(src)
     if hf_config:
@@ -47,7 +49,8 @@ def convert(src: str, dst: str, num_heads: Optional[int] = None) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(convert(args.src, args.dst, args.num_heads), logger='current')
+    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst, args.num_heads)),
+              logger='current')
 
 
 if __name__ == '__main__':

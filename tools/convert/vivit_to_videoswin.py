@@ -13,9 +13,11 @@ from typing import List, Optional
 
 from mmengine.logging import print_log
 
+from videoswin.checkpoint import CheckpointKindError
 from videoswin.models.backbones.vit_weights import (read_hf_config, read_state_dict,
                                                    save_converted_recognizer)
 from videoswin.models.backbones.vivit import infer_vivit_args, vivit_state_dict
+from videoswin.utils.cli import exit_on_bad_checkpoint
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -30,7 +32,7 @@ def convert(src: str, dst: str) -> str:
     """Write ``dst``; return a one-line description including the fitting backbone config."""
     backbone, head = vivit_state_dict(read_state_dict(src))
     if 'patch_embed.proj.weight' not in backbone:
-        raise ValueError(f'{src} holds no ViViT weights (no tubelet embedding found)')
+        raise CheckpointKindError(f'{src} holds no ViViT weights (no tubelet embedding found)')
     args = infer_vivit_args(backbone)
     hf_config = read_hf_config(src)
     if hf_config:
@@ -43,7 +45,7 @@ def convert(src: str, dst: str) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(convert(args.src, args.dst), logger='current')
+    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst)), logger='current')
 
 
 if __name__ == '__main__':

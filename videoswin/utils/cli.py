@@ -1,8 +1,18 @@
-"""Command-line pieces shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Command-line pieces shared by the tools: ``train.py``/``test.py`` arguments and
+the error reporting of the checkpoint tools (converters, ``publish_model.py``)."""
 import argparse
 import os.path as osp
+from typing import Callable, TypeVar
 
 from mmengine.config import Config, DictAction
+
+from videoswin.checkpoint import CheckpointKindError, UnsafeCheckpointError
+
+T = TypeVar('T')
+
+#: Input problems a checkpoint tool reports in one line instead of a traceback: the
+#: file is missing, needs unpickling beyond the allow-list, or holds the wrong model.
+BAD_CHECKPOINT_ERRORS = (FileNotFoundError, CheckpointKindError, UnsafeCheckpointError)
 
 
 def add_common_args(parser: argparse.ArgumentParser, cfg_options_example: str) -> None:
@@ -26,3 +36,12 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def exit_on_bad_checkpoint(work: Callable[[], T]) -> T:
+    """Run ``work``; a bad input file ends the tool with ``error: <message>`` (the
+    messages name the file), exit status 1, and nothing written."""
+    try:
+        return work()
+    except BAD_CHECKPOINT_ERRORS as error:
+        raise SystemExit(f'error: {error}') from None

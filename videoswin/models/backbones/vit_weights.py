@@ -17,7 +17,7 @@ from typing import Dict, Iterable, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from videoswin.checkpoint import safe_load
+from videoswin.checkpoint import CheckpointKindError, safe_load
 from videoswin.checkpoint.io import load_from_safe_http
 
 StateDict = Dict[str, torch.Tensor]
@@ -54,7 +54,7 @@ def unwrap_state_dict(checkpoint: object, path: str) -> StateDict:
             break
     if not isinstance(checkpoint, dict) or not all(
             isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        raise ValueError(f'{path} does not hold a state dict of tensors')
+        raise CheckpointKindError(f'{path} does not hold a state dict of tensors')
     return dict(checkpoint)
 
 
@@ -116,7 +116,7 @@ def fuse_hf_qkv(parts: Dict[Tuple[int, str], Dict[int, torch.Tensor]]) -> StateD
     out = {}
     for (layer, kind), pieces in parts.items():
         if sorted(pieces) != [0, 1, 2]:
-            raise ValueError(f'layer {layer}: {kind} of q/k/v incomplete (have {sorted(pieces)})')
+            raise CheckpointKindError(f'layer {layer}: {kind} of q/k/v incomplete (have {sorted(pieces)})')
         out[f'blocks.{layer}.attn.qkv.{kind}'] = torch.cat([pieces[i] for i in range(3)])
     return out
 

@@ -25,6 +25,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
+from videoswin.checkpoint import CheckpointKindError
 from videoswin.models.layers.vit_layers import (Mlp, PatchEmbed, SelfAttention,
                                                 TransformerBlock, drop_path_layer,
                                                 drop_path_rates, merge_heads)
@@ -354,7 +355,7 @@ def load_vivit_pretrained(model: ViViT, path: str) -> str:
     if not is_video:
         vit = vit_state_dict(raw)
         if 'patch_embed.proj.weight' not in vit:
-            raise ValueError(f'{path} holds neither ViT nor ViViT weights')
+            raise CheckpointKindError(f'{path} holds neither ViT nor ViViT weights')
         weights, adapted = vivit_weights_from_vit(vit, model)
     own = model.state_dict()
     mismatched = [k for k, v in weights.items() if k in own and v.shape != own[k].shape]
