@@ -29,7 +29,8 @@ param_scheduler = [
          end=max_epochs, convert_to_iter_based=True),
 ]
 
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1, val_interval=5)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1,
+                 val_interval=5)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 

@@ -10,7 +10,7 @@
 # [256, 320]; RandomRescale draws it uniformly in the same range.
 _base_ = [
     '../../_base_/models/timesformer_base.py', '../../_base_/datasets/sthv2_uniform32.py',
-    '../../_base_/default_runtime.py'
+    '../../_base_/schedules/sgd-nesterov_multistep_15e.py', '../../_base_/default_runtime.py'
 ]
 
 model = dict(
@@ -52,18 +52,5 @@ train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
-max_epochs = 15
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.005, momentum=0.9, nesterov=True, weight_decay=1e-4),
-    clip_grad=None)
-param_scheduler = [
-    dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones=[11, 14],
-         gamma=0.1)
-]
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1, val_interval=5)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-
-# batch contract: 8 processes x 8 clips x 1 accumulation step = 64
-auto_scale_lr = dict(enable=False, base_batch_size=64)
+# schedule: _base_/schedules/sgd-nesterov_multistep_15e.py; batch contract: 8 processes x 8
+# clips x 1 accumulation step = 64
