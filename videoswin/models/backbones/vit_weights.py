@@ -116,7 +116,8 @@ def fuse_hf_qkv(parts: Dict[Tuple[int, str], Dict[int, torch.Tensor]]) -> StateD
     out = {}
     for (layer, kind), pieces in parts.items():
         if sorted(pieces) != [0, 1, 2]:
-            raise CheckpointKindError(f'layer {layer}: {kind} of q/k/v incomplete (have {sorted(pieces)})')
+            raise CheckpointKindError(
+                f'layer {layer}: {kind} of q/k/v incomplete (have {sorted(pieces)})')
         out[f'blocks.{layer}.attn.qkv.{kind}'] = torch.cat([pieces[i] for i in range(3)])
     return out
 
