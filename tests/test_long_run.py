@@ -9,10 +9,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.engine.hooks.release_workers_hook import release_workers
 from videoswin.engine.hooks.resource_monitor_hook import open_files
-
-from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.utils import register_all_modules
 
 REPO = Path(__file__).resolve().parents[1]

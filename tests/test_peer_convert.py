@@ -137,6 +137,13 @@ def test_hf_vivit_directory_converts_to_identical_logits(tmp_path):
     torch.testing.assert_close(logits(model, clip), expected, atol=TOL, rtol=0)
 
 
+def test_converter_rejects_files_without_timesformer_weights(tmp_path):
+    torch.save({'state_dict': {'foo.weight': torch.zeros(2)}}, tmp_path / 'other.pth')
+    with pytest.raises(ValueError, match='no TimeSformer weights'):
+        load_tool('timesformer_to_videoswin').convert(str(tmp_path / 'other.pth'),
+                                                      str(tmp_path / 'out.pth'))
+
+
 class _NotAllowed:
     """Any class outside the safe loader's allow-list."""
 
