@@ -64,7 +64,7 @@ def _head(classes: int, arch: str) -> float:
 _L_BACKBONE = 196.95 - _head(400, 'large')
 
 PUBLISHED = {
-    # official configs/recognition/swin; params: the official README's model zoo
+    # official configs/recognition/swin; params counted from the official modules
     'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb': Published(
         'tiny', (8, 7, 7), 400, 28.16, 0.1, 1e-3, 0.02, 30, 64, (4, 3),
         'swin_tiny_patch4_window7_224.pth'),
