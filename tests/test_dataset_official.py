@@ -55,6 +55,7 @@ def sthv2(tmp_path_factory):
     return make_sthv2(tmp_path_factory.mktemp('ssv2'))
 
 
+@pytest.mark.slow
 def test_kinetics_from_the_official_csv_labels_by_sorted_class_name(kinetics):
     ds = KineticsDataset(str(kinetics['csv']['train']), K400_TRAIN, num_classes=3,
                          data_prefix=dict(video=str(kinetics['video_root'])))
