@@ -52,6 +52,15 @@ def zoo(doc) -> Dict[str, List[Dict[str, str]]]:
     return tables(doc)
 
 
+def config_views(cfg) -> str:
+    """The config's test views as the page writes them: clips×crops."""
+    pipeline = cfg.test_dataloader.dataset.pipeline
+    sampler = next(t for t in pipeline if 'clip_len' in t)
+    crops = [CROPS[t['type']] for t in pipeline if t['type'] in CROPS]
+    assert len(crops) == 1
+    return f"{sampler.get('num_clips', 1)}×{crops[0]}"
+
+
 def released_rows(zoo):
     return [row for section in RELEASED for row in zoo[section]]
 
@@ -80,11 +89,7 @@ def test_released_rows_match_their_config_and_have_their_command(zoo, doc):
         cfg = Config.fromfile(config)
         assert cfg.model.cls_head.num_classes == CLASSES[row['dataset']], config
 
-        pipeline = cfg.test_dataloader.dataset.pipeline
-        sampler = next(t for t in pipeline if 'clip_len' in t)
-        crops = [CROPS[t['type']] for t in pipeline if t['type'] in CROPS]
-        assert len(crops) == 1, config
-        assert row['views'] == f"{sampler.get('num_clips', 1)}×{crops[0]}", config
+        assert row['views'] == config_views(cfg), config
 
         assert re.fullmatch(r'https://[\w./-]+\.pth', url), url
         if url.startswith('https://github.com/SwinTransformer/'):
@@ -95,10 +100,12 @@ def test_released_rows_match_their_config_and_have_their_command(zoo, doc):
         assert f'python tools/test.py {config} {url}\n' in doc, config
 
 
-def test_not_released_rows_name_existing_configs(zoo):
+def test_not_released_rows_name_existing_configs_and_their_views(zoo):
     for row in zoo['Not released']:
         assert osp.isfile(row['config']), row['config']
-        assert 'L' in row['model']
+        cfg = Config.fromfile(row['config'])
+        assert cfg.model.cls_head.num_classes == CLASSES[row['dataset']], row['config']
+        assert row['views'].split(' ')[0] == config_views(cfg), row['config']
 
 
 def init_tables(zoo) -> Dict[str, Dict[str, set]]:
