@@ -56,10 +56,10 @@ def test_swin_t_equals_mmaction2_at_32x224_window_877_batch_1():
 
 
 @pytest.mark.parametrize('frames,window,batch', [
-    (16, (8, 7, 7), 2),
+    pytest.param(16, (8, 7, 7), 2, marks=pytest.mark.slow),
     pytest.param(32, (8, 7, 7), 2, marks=pytest.mark.slow),
     (16, (16, 7, 7), 1),
-    (16, (16, 7, 7), 2),
+    pytest.param(16, (16, 7, 7), 2, marks=pytest.mark.slow),
     pytest.param(32, (16, 7, 7), 1, marks=pytest.mark.slow),
 ])
 def test_narrow_swin_equals_mmaction2_at_224(frames, window, batch):
