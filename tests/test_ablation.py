@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from videoswin.checkpoint import safe_load
 from videoswin.datasets.synthetic import make_synthetic_dataset
 
@@ -20,6 +22,7 @@ def run_tool(args, cwd: Path) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_window_and_depth_ablation_trains_and_tests_end_to_end(tmp_path):
     make_synthetic_dataset(tmp_path / 'data/synthetic', num_train=4, num_val=2, ssv2_style=False)
     config = tmp_path / 'swin-micro_w244_d1121.py'

@@ -2,7 +2,7 @@
 
 The independent source of key names is mmaction2's own ``SwinTransformer3D`` + ``I3DHead``
 (the children of its ``Recognizer3D``): its state dict is the mmaction2 layout, and
-renaming ``backbone.norm3`` to ``backbone.norm`` gives the official one (facts §2.1).
+renaming ``backbone.norm3`` to ``backbone.norm`` gives the official one (docs/checkpoints.md).
 """
 import builtins
 

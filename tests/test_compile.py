@@ -1,11 +1,13 @@
 """``torch.compile`` (mmengine's ``compile=True``) is an option: the compiled backbone
 trains with the same outputs and gradients as eager mode."""
+import pytest
 import torch
 
 import videoswin  # noqa: F401  (registers the backbone)
 from videoswin.registry import MODELS
 
 
+@pytest.mark.slow
 def test_compiled_backbone_matches_eager_outputs_and_gradients():
     torch.manual_seed(0)
     model = MODELS.build(dict(type='SwinTransformer3D', embed_dim=16, depths=(1, 1, 1, 1),

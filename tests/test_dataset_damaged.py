@@ -117,6 +117,7 @@ def test_testing_can_skip_unreadable_videos_and_says_how_many(data):
     assert all(ds[i]['inputs'].shape == (2, 3, 8, 32, 32) for i in range(len(ds)))
 
 
+@pytest.mark.slow
 def test_skip_mode_probes_with_the_pipelines_decoder(tmp_path_factory):
     sthv2 = make_sthv2(tmp_path_factory.mktemp('bad_ssv2'),
                        videos_per_class={'validation': 2}, damaged={'1001': 'garbage'})
@@ -151,6 +152,7 @@ def test_the_ledger_stays_shared_when_mmengine_copies_the_dataset(data):
     assert copy.deepcopy(ds).bad_samples is ds.bad_samples
 
 
+@pytest.mark.slow
 def test_short_training_on_damaged_kinetics_reports_bad_samples_per_epoch(data, tmp_path):
     train = dict(type='KineticsDataset', ann_file=list_file(data, 'train'), num_classes=3,
                  data_prefix=dict(video=str(data['video_root'])), pipeline=K400_TRAIN)

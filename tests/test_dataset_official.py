@@ -55,6 +55,7 @@ def sthv2(tmp_path_factory):
     return make_sthv2(tmp_path_factory.mktemp('ssv2'))
 
 
+@pytest.mark.slow
 def test_kinetics_from_the_official_csv_labels_by_sorted_class_name(kinetics):
     ds = KineticsDataset(str(kinetics['csv']['train']), K400_TRAIN, num_classes=3,
                          data_prefix=dict(video=str(kinetics['video_root'])))
@@ -69,6 +70,7 @@ def test_kinetics_from_the_official_csv_labels_by_sorted_class_name(kinetics):
     assert sample['data_samples'].gt_labels.item.item() == ds.get_data_info(0)['label']
 
 
+@pytest.mark.slow
 def test_kinetics_flat_layout_mpeg4_and_an_explicit_class_index(kinetics_flat, tmp_path):
     write_class_names(tmp_path / 'classes.txt', ['b', 'a'])  # a non-alphabetical index
     ds = KineticsDataset(str(kinetics_flat['csv']['train']), K400_TRAIN,

@@ -5,6 +5,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
 import torch
 
 from videoswin.datasets.synthetic import make_synthetic_dataset
@@ -45,6 +46,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_train_to_identical_weights(tmp_path):
     make_synthetic_dataset(tmp_path / 'data/synthetic', num_train=4, num_val=1, ssv2_style=False)
     (tmp_path / 'rank_dump_hook.py').write_text(RANK_DUMP_HOOK)

@@ -81,6 +81,7 @@ def test_swin_gflops_and_params_match_the_paper_at_32x224(variant):
     assert result.macs_by_group['attention matmul'] > 0.1 * result.macs
 
 
+@pytest.mark.slow
 def test_cli_prints_params_and_gflops_for_a_config_file(tmp_path):
     """Any config with a `model` dict, odd input sizes (padding, clipped windows)."""
     config = tmp_path / 'narrow_swin.py'

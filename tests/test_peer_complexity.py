@@ -62,8 +62,8 @@ def test_vivit_base_matches_table_2(variant):
     assert published_gflops * 0.99 < macs <= published_gflops
 
 
-# DualFormer: backbone params and GMACs per 32 x 224 view of the official code (facts
-# sheet C1), and the README's per-view GFLOPs (its 4-view totals / 4) and params
+# DualFormer: backbone params and GMACs per 32 x 224 view of the official code
+# (github.com/sail-sg/dualformer), and the README's per-view GFLOPs (its 4-view totals / 4) and params
 DUALFORMER = {
     'tiny': (21.77, 59.9, 60, 21.8),
     'small': (48.91, 158.3, 159, 48.9),

@@ -2,7 +2,7 @@
 strictly into a videoswin recognizer and give the source model's logits.
 
 The official layout is produced here from random HF weights with the key table of the
-facts sheet (official <-> HF, verified there to give identical logits), saved the way
+HF TimeSformer conversion script (official <-> HF; docs/peers.md), saved the way
 PySlowFast saves it (``model_state`` with ``model.`` keys, ``epoch``, ``optimizer_state``,
 ``cfg`` as YAML text).
 """
@@ -29,7 +29,7 @@ NUM_CLASSES = 5
 ARCH = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512)
 
 # HF TimesformerForVideoClassification key fragment -> official facebookresearch/TimeSformer
-# key (facts sheet A4), applied in order.
+# key (the renaming HF's TimeSformer conversion script applies), applied in order.
 HF_TO_OFFICIAL = (
     ('timesformer.embeddings.patch_embeddings.projection.', 'patch_embed.proj.'),
     ('timesformer.embeddings.cls_token', 'cls_token'),

@@ -9,9 +9,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_quickstart_makes_data_trains_tests_and_prints_top1(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS='1',
                SYNTHETIC_ARGS='--num-train 3 --num-val 2 --no-ssv2')

@@ -170,7 +170,7 @@ def test_bad_max_testing_views_is_refused():
         build(max_testing_views=0)
 
 
-# Published sizes with a 400-class head (facts sheet section 4: 28.2M / 49.8M / 88.1M / 197.0M).
+# Published sizes with a 400-class head (the README's recipe table: 28.2M / 49.8M / 88.1M / 197.0M).
 @pytest.mark.parametrize('variant,params_m', [('tiny', 28.2), ('small', 49.8), ('base', 88.1),
                                               ('large', 197.0)])
 def test_base_model_configs_build_the_published_variants(variant, params_m):

@@ -44,6 +44,7 @@ def _pointer(work_dir: Path) -> str:
     return (work_dir / POINTER).read_text()
 
 
+@pytest.mark.slow
 def test_kill_during_save_keeps_last_good_checkpoint_and_pointer(tmp_path):
     work_dir = tmp_path / 'run'
     # keep only one: mmengine would delete epoch_1.pth before writing epoch_2.pth
@@ -69,6 +70,7 @@ def test_kill_during_save_keeps_last_good_checkpoint_and_pointer(tmp_path):
                         clone_state(resumed.model.state_dict()))
 
 
+@pytest.mark.slow
 def test_same_kill_ruins_mmengines_own_hook(tmp_path):
     # the control: the fault injection really lands mid-write
     work_dir = tmp_path / 'run'

@@ -136,6 +136,7 @@ def test_debug_switch_lets_the_traceback_through(config, tmp_path, capsys):
                  '--cfg-options', 'model.cls_head.type=VideoClsHaed', capsys=capsys)
 
 
+@pytest.mark.slow
 def test_label_outside_num_classes_ends_a_real_run_with_one_line(config, data, tmp_path):
     ann_file = tmp_path / 'list.txt'
     lines = (data / 'train_list.txt').read_text().splitlines()
@@ -165,6 +166,7 @@ def test_one_line_shortens_builder_chains():
         'KeyError: Foo is not in the registry'
 
 
+@pytest.mark.slow
 def test_every_shipped_config_passes_the_check():
     # the check must never refuse a valid config: every recipe in configs/ passes it
     register_all_modules()

@@ -25,7 +25,7 @@ def _crash_then_resume(work_dir, crash_after, **kwargs):
     return checkpoint, clone_state(resumed.model.state_dict())
 
 
-@pytest.mark.parametrize('num_workers', [0, 2])
+@pytest.mark.parametrize('num_workers', [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_resume_from_mid_epoch_checkpoint_matches_uninterrupted_run(tmp_path, num_workers):
     # 6 iterations an epoch; checkpoints every 4 iterations: the crash after
     # iteration 10 leaves iter_8.pth, 2 batches into epoch 2

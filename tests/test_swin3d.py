@@ -49,23 +49,25 @@ def max_abs_diff(ours: torch.nn.Module, reference: torch.nn.Module, shape, seed=
     return (actual - expected).abs().max().item()
 
 
+@pytest.mark.slow
 def test_swin_t_equals_mmaction2_at_32x224_window_877_batch_1():
     ours, reference = build_pair((8, 7, 7), arch='tiny')
     assert max_abs_diff(ours, reference, (1, 3, 32, 224, 224)) < TOLERANCE
 
 
 @pytest.mark.parametrize('frames,window,batch', [
-    (16, (8, 7, 7), 2),
-    (32, (8, 7, 7), 2),
+    pytest.param(16, (8, 7, 7), 2, marks=pytest.mark.slow),
+    pytest.param(32, (8, 7, 7), 2, marks=pytest.mark.slow),
     (16, (16, 7, 7), 1),
-    (16, (16, 7, 7), 2),
-    (32, (16, 7, 7), 1),
+    pytest.param(16, (16, 7, 7), 2, marks=pytest.mark.slow),
+    pytest.param(32, (16, 7, 7), 1, marks=pytest.mark.slow),
 ])
 def test_narrow_swin_equals_mmaction2_at_224(frames, window, batch):
     ours, reference = build_pair(window, **NARROW)
     assert max_abs_diff(ours, reference, (batch, 3, frames, 224, 224)) < TOLERANCE
 
 
+@pytest.mark.slow
 def test_padded_and_temporally_clipped_inputs_equal_mmaction2():
     """Odd sizes need padding at the embedding, in blocks and in merging; 2 frames clip wd."""
     ours, reference = build_pair((8, 7, 7), **NARROW)
@@ -128,6 +130,7 @@ def test_parameter_counts_equal_the_published_backbones(arch, params_m):
     assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(params_m, abs=0.005)
 
 
+@pytest.mark.slow
 def test_arch_shorthand_and_explicit_overrides():
     base = SwinTransformer3D(arch='b')
     assert (base.embed_dim, base.depths, base.num_heads) == (128, (2, 2, 18, 2), (4, 8, 16, 32))

@@ -153,6 +153,7 @@ def gradients(model: SwinTransformer3D, clip: torch.Tensor, upstream: torch.Tens
     return out.detach(), grads
 
 
+@pytest.mark.slow
 def test_custom_backward_matches_autograd_of_the_plain_path():
     model = narrow_model().train()
     gen = torch.Generator().manual_seed(2)

@@ -72,6 +72,7 @@ def test_render_refuses_unknown_label():
         render_clip(sample_clip_spec(np.random.default_rng(0)), 2)
 
 
+@pytest.mark.slow
 def test_decoded_videos_keep_the_time_reversal_exact(tmp_path):
     """A lossy codec would leak frame order (how well a frame is coded depends on its
     place in the stream); the dataset is written lossless, so decoding keeps the
@@ -95,6 +96,7 @@ def read_list(path: Path):
     return [line.split() for line in path.read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_written_dataset_has_both_layouts_with_decodable_videos(tmp_path):
     # A fresh interpreter: once decord is loaded, VP9 can only be encoded out of process.
     subprocess.run([sys.executable, str(ROOT / 'tools/data/make_synthetic.py'), str(tmp_path),

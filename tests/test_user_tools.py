@@ -19,6 +19,9 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
+# every test here uses the trained demo model, about a minute to build
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / 'configs' / 'demo' / 'swin-micro_synthetic.py'
 EPOCHS = 8

@@ -1,2 +1,3 @@
-"""Models: backbones, heads, recognizers, data preprocessors, losses and shared layers."""
+"""Models: Video Swin and its peer backbones, the classification head, the recognizer and
+the layers they share."""
 from . import backbones, data_preprocessors, heads, layers, losses, recognizers  # noqa: F401

@@ -1,5 +1,5 @@
-# Kinetics-400 for Video Swin: 32-frame clips at stride 2 (a 64-frame span) (facts sheet
-# section 5.2). VideoInit / VideoDecode(short_side=S) give exactly the frames of mmaction2's
+# Kinetics-400 for Video Swin: 32-frame clips at stride 2 (a 64-frame span), as the official
+# K400 configs (docs/recipes.md). VideoInit / VideoDecode(short_side=S) give exactly the frames of mmaction2's
 # DecordInit / DecordDecode + Resize((-1, S)) while decoding less (docs/datasets.md).
 #   train: 1 random clip, short side 256, RandomResizedCrop -> 224x224, horizontal flip.
 #   val:   1 centre clip, short side 256, centre crop 224 (the cheap periodic check).

@@ -1,4 +1,4 @@
-# Something-Something V2 for Video Swin (facts sheet section 5.2). SSv2 labels depend on
+# Something-Something V2 for Video Swin (official SSv2 config; docs/datasets.md). SSv2 labels depend on
 # direction, so there is no flip; clips are 32 frames sampled uniformly over the whole
 # video (UniformSegmentSample: one frame per equal segment, random in training, the
 # segment middle at test, as the official frame_uniform; mmaction2's UniformSample takes

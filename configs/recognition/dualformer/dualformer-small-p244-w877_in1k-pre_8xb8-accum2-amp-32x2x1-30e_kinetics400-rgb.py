@@ -1,7 +1,7 @@
 # DualFormer-S, ImageNet-1K init, Kinetics-400, 32 frames at stride 2, 30 epochs (official
 # configs/recognition/dualformer/dualformer_small_patch244_window877_kinetics400_1k).
 # Published: K400 top-1 80.6 at 4 clips x 1 centre crop, 636 GFLOPs for the 4 views
-# (158.3 per view), 48.9M params. Source of the numbers: docs/peers.md (facts sheet C1-C3).
+# (158.3 per view), 48.9M params. Source of the numbers: docs/peers.md (arXiv 2112.04674; github.com/sail-sg/dualformer).
 # Recipe (the Video Swin recipe): AdamW lr 1e-3, betas (0.9, 0.999), weight decay 0.02,
 # backbone lr x0.1, no decay on the PEG convs (pos_block) and norms; drop path 0.2; linear
 # warm-up for 2.5 epochs, cosine to 0 over 30; fp16 AMP; 8 processes x 8 clips with

@@ -2,8 +2,8 @@
 # 32 uniformly sampled frames, 60 epochs.
 # Published: SSv2 top-1/top-5 69.6 / 92.7 at 1 clip x 3 crops, 320.6 GFLOPs per view, 88.8M
 # params (official checkpoint swin_base_patch244_window1677_sthv2.pth).
-# Source of the numbers: official Video-Swin-Transformer config swin_base_patch244_window1677_sthv2
-# (facts sheet 5.1, 5.2).
+# Source of the numbers: the official config configs/recognition/swin/swin_base_patch244_window1677_sthv2.py
+# and the README's model zoo, github.com/SwinTransformer/Video-Swin-Transformer (docs/model_zoo.md).
 # Init: the whole recognizer is loaded from the official Kinetics-400 Swin-B (ImageNet-22K,
 # window 16x7x7) video checkpoint with load_from; its 400-class head does not fit the
 # 174 SSv2 classes and is left at its fresh init (reported by the loader).

@@ -1,6 +1,6 @@
 # Swin-B, ImageNet-22K init, Kinetics-400, 32x2 frames, 30 epochs.
 # Published: K400 top-1/top-5 82.7 / 95.5 at 4 clips x 3 crops, 281.6 GFLOPs per view, 88.1M params (official checkpoint)
-# Source of the numbers: official Video-Swin-Transformer config swin_base_patch244_window877_kinetics400_22k (facts sheet 5.1).
+# Source of the numbers: the official config configs/recognition/swin/swin_base_patch244_window877_kinetics400_22k.py and the README's model zoo, github.com/SwinTransformer/Video-Swin-Transformer (docs/model_zoo.md).
 _base_ = [
     '../../_base_/models/swin_base.py', '../../_base_/datasets/kinetics400_32x2x1.py',
     '../../_base_/schedules/adamw_warmup-cosine_30e.py', '../../_base_/default_runtime.py'

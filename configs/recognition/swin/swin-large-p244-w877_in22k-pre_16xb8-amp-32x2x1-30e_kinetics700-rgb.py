@@ -1,6 +1,6 @@
 # Swin-L, ImageNet-22K init, Kinetics-700, 32x2 frames, 30 epochs, 16 processes.
 # Published: K700 top-1/top-5 75.92 / 92.72 at 4 clips x 3 crops, 604 GFLOPs per view (mmaction2)
-# Source of the numbers: mmaction2 1.x config swin-large-p244-w877_in22k-pre_16xb8-amp-32x2x1-30e_kinetics700-rgb (facts sheet 5.4).
+# Source of the numbers: mmaction2 1.x config configs/recognition/swin/swin-large-p244-w877_in22k-pre_16xb8-amp-32x2x1-30e_kinetics700-rgb.py (github.com/open-mmlab/mmaction2).
 # Global batch 128 and lr 2e-3 (twice the 64 / 1e-3 of the K400 recipe).
 _base_ = [
     '../../_base_/models/swin_large.py', '../../_base_/datasets/kinetics700_32x2x1.py',

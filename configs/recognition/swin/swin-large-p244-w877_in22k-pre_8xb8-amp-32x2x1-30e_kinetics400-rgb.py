@@ -1,6 +1,6 @@
 # Swin-L, ImageNet-22K init, Kinetics-400, 32x2 frames, 30 epochs.
 # Published: K400 top-1/top-5 83.46 / 95.91 (mmaction2 re-training; paper 83.1 / 95.9) at 4 clips x 3 crops, 604 GFLOPs per view, 197.0M params
-# Source of the numbers: mmaction2 1.x config swin-large-p244-w877_in22k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb (facts sheet 5.4) (the official repo has no Swin-L config and released no Swin-L weights).
+# Source of the numbers: mmaction2 1.x config configs/recognition/swin/swin-large-p244-w877_in22k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py (github.com/open-mmlab/mmaction2) (the official repo has no Swin-L config and released no Swin-L weights).
 _base_ = [
     '../../_base_/models/swin_large.py', '../../_base_/datasets/kinetics400_32x2x1.py',
     '../../_base_/schedules/adamw_warmup-cosine_30e.py', '../../_base_/default_runtime.py'

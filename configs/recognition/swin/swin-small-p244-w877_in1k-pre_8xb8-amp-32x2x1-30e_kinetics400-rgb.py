@@ -1,6 +1,6 @@
 # Swin-S, ImageNet-1K init, Kinetics-400, 32x2 frames, 30 epochs.
 # Published: K400 top-1/top-5 80.6 / 94.5 at 4 clips x 3 crops, 165.9 GFLOPs per view, 49.8M params (official checkpoint)
-# Source of the numbers: official Video-Swin-Transformer config swin_small_patch244_window877_kinetics400_1k (facts sheet 5.1).
+# Source of the numbers: the official config configs/recognition/swin/swin_small_patch244_window877_kinetics400_1k.py and the README's model zoo, github.com/SwinTransformer/Video-Swin-Transformer (docs/model_zoo.md).
 # Drop path 0.1 is the official config that trained the released checkpoint;
 # mmaction2 re-trained with 0.2 and reached 80.54.
 _base_ = [

@@ -1,6 +1,6 @@
 # Swin-T, ImageNet-1K init, Kinetics-400, 32x2 frames, 30 epochs.
 # Published: K400 top-1/top-5 78.8 / 93.6 at 4 clips x 3 crops, 87.9 GFLOPs per view, 28.2M params (official checkpoint)
-# Source of the numbers: official Video-Swin-Transformer config swin_tiny_patch244_window877_kinetics400_1k (facts sheet 5.1).
+# Source of the numbers: the official config configs/recognition/swin/swin_tiny_patch244_window877_kinetics400_1k.py and the README's model zoo, github.com/SwinTransformer/Video-Swin-Transformer (docs/model_zoo.md).
 _base_ = [
     '../../_base_/models/swin_tiny.py', '../../_base_/datasets/kinetics400_32x2x1.py',
     '../../_base_/schedules/adamw_warmup-cosine_30e.py', '../../_base_/default_runtime.py'

@@ -2,7 +2,7 @@
 # 8 frames at stride 32, 15 epochs (official configs/Kinetics/TimeSformer_divST_8x32_224).
 # Published: K400 top-1/top-5 78.0 / 93.7 at 1 clip x 3 crops, 196 GFLOPs per view,
 # 121.4M params (paper Table 7; the official re-trained zoo model: 77.9 / 93.2).
-# Source of the numbers: docs/peers.md (facts sheet A2, A3).
+# Source of the numbers: docs/peers.md (arXiv 2102.05095; github.com/facebookresearch/TimeSformer).
 # Recipe: SGD (momentum 0.9, Nesterov), lr 0.005, weight decay 1e-4 on every parameter,
 # lr x0.1 at epochs 11 and 14, no warm-up, no gradient clipping; global batch 64.
 # Train: short side random in [256, 320], random 224 crop, flip. Test: 1 centre clip,

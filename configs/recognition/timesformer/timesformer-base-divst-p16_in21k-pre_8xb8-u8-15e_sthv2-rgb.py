@@ -2,7 +2,7 @@
 # V2, 8 frames sampled uniformly over the whole video, 15 epochs (official
 # configs/SSv2/TimeSformer_divST_8_224).
 # Published: SSv2 top-1 59.5 at 1 clip x 3 crops (paper Table 7; official zoo: 59.1 / 85.6).
-# Source of the numbers: docs/peers.md (facts sheet A2, A3).
+# Source of the numbers: docs/peers.md (arXiv 2102.05095; github.com/facebookresearch/TimeSformer).
 # Recipe: as Kinetics (SGD Nesterov, lr 0.005, wd 1e-4, lr x0.1 at epochs 11 and 14, global
 # batch 64), 174 classes, and no flip (SSv2 labels name directions). Frames: one per equal
 # segment of the video, random in training, the segment middle at test (as the official

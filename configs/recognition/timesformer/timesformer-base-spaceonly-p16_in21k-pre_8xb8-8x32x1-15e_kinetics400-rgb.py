@@ -2,7 +2,7 @@
 # frames), otherwise the divided recipe (official TimeSformer_spaceOnly_8x32_224).
 # Published: K400 top-1 76.9 (paper Table 1 ablation, 1 clip x 3 crops), 141 GFLOPs per
 # view, 85.9M params; mmaction2 re-training: 76.93 / 92.88.
-# Source of the numbers: docs/peers.md (facts sheet A1, A2).
+# Source of the numbers: docs/peers.md (arXiv 2102.05095; github.com/facebookresearch/TimeSformer).
 _base_ = ['./timesformer-base-divst-p16_in21k-pre_8xb8-8x32x1-15e_kinetics400-rgb.py']
 
 model = dict(backbone=dict(attention_type='space_only'))

@@ -2,7 +2,7 @@
 # TimeSformer_divST_16x16_448). The 224-px ViT position table is resampled to the 28 x 28
 # grid when the backbone is initialised.
 # Published: K400 top-1/top-5 79.7 / 94.4 at 1 clip x 3 crops, 1703 GFLOPs per view
-# (official zoo: 79.6 / 94.0). Source of the numbers: docs/peers.md (facts sheet A2).
+# (official zoo: 79.6 / 94.0). Source of the numbers: docs/peers.md (arXiv 2102.05095; github.com/facebookresearch/TimeSformer).
 _base_ = ['./timesformer-base-divst-p16_in21k-pre_8xb8-8x32x1-15e_kinetics400-rgb.py']
 
 model = dict(backbone=dict(num_frames=16, img_size=448))

@@ -1,7 +1,7 @@
 # TimeSformer-HR on Something-Something V2: 16 uniformly sampled frames, 448 x 448 crops
 # (official configs/SSv2/TimeSformer_divST_16_448).
 # Published: SSv2 top-1 62.2 (ImageNet-1K init) / 62.5 (ImageNet-21K init) at 1 clip x 3
-# crops (official zoo: 61.8 / 86.9). Source of the numbers: docs/peers.md (facts sheet A2).
+# crops (official zoo: 61.8 / 86.9). Source of the numbers: docs/peers.md (arXiv 2102.05095; github.com/facebookresearch/TimeSformer).
 _base_ = ['./timesformer-base-divst-p16_in21k-pre_8xb8-u8-15e_sthv2-rgb.py']
 
 model = dict(backbone=dict(num_frames=16, img_size=448))

@@ -1,7 +1,7 @@
 # TimeSformer-L: 96 frames at stride 4, 224 x 224 crops (official
 # TimeSformer_divST_96x4_224).
 # Published: K400 top-1/top-5 80.7 / 94.7 at 1 clip x 3 crops, 2380 GFLOPs per view
-# (official zoo: 80.6 / 94.7). Source of the numbers: docs/peers.md (facts sheet A2).
+# (official zoo: 80.6 / 94.7). Source of the numbers: docs/peers.md (arXiv 2102.05095; github.com/facebookresearch/TimeSformer).
 _base_ = ['./timesformer-base-divst-p16_in21k-pre_8xb8-8x32x1-15e_kinetics400-rgb.py']
 
 model = dict(backbone=dict(num_frames=96))

@@ -1,7 +1,7 @@
 # TimeSformer-L on Something-Something V2: 64 uniformly sampled frames, 224 x 224 crops
 # (official configs/SSv2/TimeSformer_divST_64_224).
 # Published: SSv2 top-1 62.4 (ImageNet-1K init) / 62.3 (ImageNet-21K init) at 1 clip x 3
-# crops (official zoo: 62.0 / 87.5). Source of the numbers: docs/peers.md (facts sheet A2).
+# crops (official zoo: 62.0 / 87.5). Source of the numbers: docs/peers.md (arXiv 2102.05095; github.com/facebookresearch/TimeSformer).
 _base_ = ['./timesformer-base-divst-p16_in21k-pre_8xb8-u8-15e_sthv2-rgb.py']
 
 model = dict(backbone=dict(num_frames=64))

@@ -2,7 +2,7 @@
 # 32 frames at stride 2, 30 epochs (paper Table 7; scenic configs/kinetics400/vivit_base_k400).
 # Published: K400 top-1 80.0 at 4 clips (paper Table 2 ablation; scenic zoo 79.9 at 4 clips
 # x 3 crops), 455.2 GFLOPs per view, 88.9M params.
-# Source of the numbers: docs/peers.md (facts sheet B1-B3).
+# Source of the numbers: docs/peers.md (arXiv 2103.15691; github.com/google-research/scenic, projects/vivit).
 # Recipe: synchronous SGD (momentum 0.9), lr 0.1, cosine decay over 30 epochs after a 2.5-epoch
 # linear warm-up, no weight decay, gradients clipped at global norm 1, global batch 64.
 # Init: central-frame tubelets; the ViT position table tiled over the 16 temporal indices.

@@ -2,7 +2,7 @@
 # Something-Something V2: 32 consecutive frames, 256 x 256 crops, 35 epochs (paper Table 7;
 # scenic configs/something_something_v2/vivit_large_factorised_encoder).
 # Published: SSv2 top-1/top-5 65.9 / 89.9 (paper Table 6, with all of Table 4's regularisers).
-# Source of the numbers: docs/peers.md (facts sheet B2, B3).
+# Source of the numbers: docs/peers.md (arXiv 2103.15691; github.com/google-research/scenic, projects/vivit).
 # Recipe: SGD (momentum 0.9), lr 0.4 (scenic; the paper says 0.5), cosine over 35 epochs
 # after 2.5 warm-up epochs, no weight decay, gradient clip 1, global batch 64; stochastic
 # depth 0.3, label smoothing 0.3, mixup alpha 0.3, RandAugment with 2 ops at scenic's

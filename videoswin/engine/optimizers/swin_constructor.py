@@ -7,7 +7,7 @@ The recipes state three name rules (``paramwise_cfg.custom_keys``)::
     relative_position_bias_table -> weight decay x 0
 
 Which rule wins when several keys occur in one parameter name is the point where the
-official code and mmaction2 part ways (facts sheet section 5.3):
+official code and mmaction2 part ways (docs/recipes.md, "Optimizer and schedule"):
 
 * official Video Swin (mmcv 1.x ``custom_keys``, also mmengine's default constructor):
   keys are tried longest first and **only the first match applies**. A backbone norm
