@@ -8,6 +8,7 @@ is also what fills the cosine's unset ``end`` from ``train_cfg.max_epochs``; the
 iteration trains with is compared with the closed form.
 """
 import math
+import os.path as osp
 
 import pytest
 import torch
@@ -22,6 +23,8 @@ from videoswin.utils import register_all_modules
 register_all_modules()
 
 SCHEDULES = 'configs/_base_/schedules'
+RECIPE = ('configs/recognition/swin/'
+          'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
 EPOCH_LEN = 10  # iterations per epoch; warm-up W = int(2.5 x 10) = 25 iterations
 
 
@@ -131,3 +134,21 @@ def test_per_epoch_cosine_has_more_lr_area_than_per_iteration_as_documented(tmp_
     cfg.merge_from_dict({'param_scheduler.1.convert_to_iter_based': True})
     smooth = sum(lr for lr, _ in run_schedule(cfg, tmp_path / 'b').seen)
     assert staircase / smooth - 1 == pytest.approx(1 / 30, abs=0.003)
+
+
+def test_eight_epoch_child_of_a_recipe_reaches_zero_at_its_own_last_epoch(tmp_path):
+    """A child config that only shortens the run, written as mmaction2 configs do."""
+    child = tmp_path / 'swin-tiny_8e.py'
+    child.write_text(f"_base_ = ['{osp.abspath(RECIPE)}']\n"
+                     "train_cfg = dict(max_epochs=8)\n"
+                     "optim_wrapper = dict(type='OptimWrapper')\n")  # fp32: a toy model on CPU
+    cfg = Config.fromfile(str(child))
+    recorder = run_schedule(cfg, tmp_path / 'run')
+    base_lr = cfg.optim_wrapper.optimizer.lr
+    assert len(recorder.seen) == 8 * EPOCH_LEN
+    for it, (head_lr, _) in enumerate(recorder.seen):
+        assert head_lr == pytest.approx(recipe_lr(base_lr, it, EPOCH_LEN, 8), rel=1e-9), it
+    assert (recorder.cosine.end, recorder.cosine.T_max) == (8, 8)
+    # the last epoch trains at the cosine's last step before 0, (1 + cos(7 pi / 8)) / 2
+    # = 0.038 x lr; the base's 30-epoch cosine would still be at 0.83 x lr
+    assert recorder.seen[-1][0] == pytest.approx(0.03806 * base_lr, rel=1e-3)
