@@ -24,7 +24,8 @@ from videoswin.utils import register_all_modules
 register_all_modules()
 
 SCHEDULE = 'configs/_base_/schedules/adamw_warmup-cosine_30e.py'
-SWIN_T = 'configs/recognition/swin/swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
+SWIN_T = ('configs/recognition/swin/'
+          'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
 
 
 def small_swin_recognizer(**backbone) -> nn.Module:

@@ -4,10 +4,11 @@
 clips go; ``test_clips='official'`` places them as the official Video Swin code did (see
 :func:`official_test_offsets`), which is how the released checkpoints were scored.
 
-``UniformSegmentSample`` (SSv2, the official ``frame_uniform``): the video is cut into ``clip_len`` equal segments over its whole length and one frame is
-taken from each: a random one in training, the middle one at test time. SSv2 clips are
-short (~45 frames) and their label is about the whole action, hence the whole-video
-coverage instead of a fixed-stride window.
+``UniformSegmentSample`` (SSv2, the official ``frame_uniform``): the video is cut into
+``clip_len`` equal segments over its whole length and one frame is taken from each: a
+random one in training, the middle one at test time. SSv2 clips are short (~45 frames)
+and their label is about the whole action, hence the whole-video coverage instead of a
+fixed-stride window.
 
 mmaction2's ``UniformSample`` draws the same training frames (same segments, same
 ``np.random`` calls, so the same indices under one seed; a test checks it), but at test
