@@ -8,6 +8,7 @@ shorter than one clip, exactly one clip long, the issue's 300 frames and odd len
 and end to end on real encoded videos through the recipe's own test pipeline.
 """
 import math
+import os.path as osp
 
 import numpy as np
 import pytest
@@ -17,11 +18,15 @@ from mmengine import Config
 from videoswin.datasets.transforms import SampleFrames
 from videoswin.registry import TRANSFORMS
 from videoswin.utils import register_all_modules
+from videoswin.utils.config_check import check_config
+from videoswin.utils.errors import ConfigError
 from videoswin.utils.video_io import write_video
 
 register_all_modules()
 
 K400 = 'configs/_base_/datasets/kinetics400_32x2x1.py'
+RECIPE = ('configs/recognition/swin/'
+          'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
 LENGTHS = [1, 20, 40, 62, 63, 64, 65, 97, 127, 128, 300, 301, 1001]
 
 
@@ -118,6 +123,17 @@ def test_training_draws_are_mmaction2s_under_one_seed():
 def test_bad_switch_fails_naming_it(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TRANSFORMS.build(dict(type='SampleFrames', clip_len=32, **kwargs))
+
+
+def test_misspelt_switch_is_named_before_anything_is_built(tmp_path):
+    # mmaction2's SampleFrames swallows unknown arguments; ours names them
+    child = tmp_path / 'typo.py'
+    child.write_text(f"_base_ = ['{osp.abspath(RECIPE)}']\n"
+                     "test_dataloader = dict(dataset=dict(pipeline=[dict(type='VideoInit'), "
+                     "dict(type='SampleFrames', clip_len=32, test_clip='official')]))\n")
+    cfg = Config.fromfile(str(child))
+    with pytest.raises(ConfigError, match="test_clip.*test_clips"):
+        check_config(cfg, 'test', check_paths=False)
 
 
 def test_kinetics_recipes_test_and_validate_with_the_official_rule():

@@ -16,7 +16,7 @@ time it takes ``start + int(segment / 2)`` instead of the official ``(start + en
 which for SSv2-length videos is the segment *start*: a different clip from the one the
 published numbers were measured on.
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 from mmaction.datasets.transforms import SampleFrames as MMActionSampleFrames
@@ -61,12 +61,19 @@ class SampleFrames(MMActionSampleFrames):
     With one clip (the recipes' validation) both give the same start for every length.
 
     Args:
+        clip_len, frame_interval, num_clips, temporal_jitter, twice_sample,
+        out_of_bound_opt, test_mode, keep_tail_frames, target_fps: as in mmaction2
+            (written out, not taken as ``**kwargs``, so a misspelt argument is an error).
         test_clips: 'official' or 'mmaction2', as above.
-        **kwargs: mmaction2's ``SampleFrames`` arguments.
     """
 
-    def __init__(self, *args, test_clips: str = 'mmaction2', **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, clip_len: int, frame_interval: int = 1, num_clips: int = 1,
+                 temporal_jitter: bool = False, twice_sample: bool = False,
+                 out_of_bound_opt: str = 'loop', test_mode: bool = False,
+                 keep_tail_frames: bool = False, target_fps: Optional[int] = None,
+                 test_clips: str = 'mmaction2') -> None:
+        super().__init__(clip_len, frame_interval, num_clips, temporal_jitter, twice_sample,
+                         out_of_bound_opt, test_mode, keep_tail_frames, target_fps)
         if test_clips not in TEST_CLIP_RULES:
             raise ValueError(f'SampleFrames: test_clips must be one of {TEST_CLIP_RULES}, '
                              f'got {test_clips!r}')
