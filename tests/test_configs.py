@@ -183,12 +183,15 @@ def test_recipe_states_the_published_numbers(name):
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys == dict(
         backbone=dict(lr_mult=0.1), norm=dict(decay_mult=0.),
         relative_position_bias_table=dict(decay_mult=0.))
+    assert cfg.optim_wrapper.paramwise_cfg.key_match == 'longest'  # the official rule
     assert cfg.train_cfg.max_epochs == pub.epochs
     warmup, cosine = cfg.param_scheduler
     assert (warmup.type, warmup.start_factor, warmup.end) == ('LinearLR', 0.1, 2.5)
-    assert (cosine.type, cosine.T_max, cosine.end, cosine.eta_min) == \
-        ('CosineAnnealingLR', pub.epochs, pub.epochs, 0)
-    assert warmup.convert_to_iter_based and cosine.convert_to_iter_based
+    # cosine to 0 at train_cfg.max_epochs (end / T_max filled by the runner), stepped
+    # per epoch after a per-iteration warm-up, as the official schedule
+    assert (cosine.type, cosine.eta_min, cosine.by_epoch) == ('CosineAnnealingLR', 0, True)
+    assert 'end' not in cosine and 'T_max' not in cosine
+    assert warmup.convert_to_iter_based and not cosine.get('convert_to_iter_based', False)
 
     # batch contract: the name's NxbM, the loader batch and the recipe's global batch
     procs, per = map(int, re.search(r'_(\d+)xb(\d+)-', name).groups())
@@ -211,6 +214,8 @@ def test_recipe_states_the_published_numbers(name):
     test = cfg.test_dataloader.dataset.pipeline
     clips, crops = pub.views
     assert step(test, sampler_type).get('num_clips', 1) == clips
+    if sampler_type == 'SampleFrames':  # the official clip placement (issue 12)
+        assert step(test, sampler_type).test_clips == 'official'
     three_crop = step(test, 'ThreeCrop')
     assert CROPS_USED.get(name, crops) == 3 and three_crop.crop_size == pub.crop
     assert head.average_clips == 'prob' and cfg.test_dataloader.batch_size == 1

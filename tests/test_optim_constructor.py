@@ -1,9 +1,12 @@
-"""Parameter groups of the Video Swin optimizer constructor (issue 5 item 3).
+"""Parameter groups of the Video Swin optimizer constructor (issue 5 item 3, issue 12 item 4).
 
-The rule (backbone lr x0.1; no weight decay on norms and relative-position bias
-tables; multipliers of all matching keys multiply) is checked parameter by
-parameter against a spec that finds norms by module type, not by name, and the
-resulting AdamW updates against mmaction2's ``SwinOptimWrapperConstructor``.
+The recipes' keys are backbone lr x0.1 and no weight decay on norms and relative-position
+bias tables. Two ways of combining them are offered (``paramwise_cfg.key_match``):
+'longest', the official code's rule (mmcv 1.x ``custom_keys``: only the longest matching
+key applies), which the recipes use; and 'all', mmaction2's product rule. Both are
+checked parameter by parameter against specs that find norms by module type, not by
+name; 'longest' also against mmengine's own constructor on the full Swin-T recipe
+model, 'all' by its AdamW updates against mmaction2's ``SwinOptimWrapperConstructor``.
 """
 import copy
 
@@ -21,6 +24,8 @@ from videoswin.utils import register_all_modules
 register_all_modules()
 
 SCHEDULE = 'configs/_base_/schedules/adamw_warmup-cosine_30e.py'
+SWIN_T = ('configs/recognition/swin/'
+          'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
 
 
 def small_swin_recognizer(**backbone) -> nn.Module:
@@ -36,9 +41,12 @@ def small_swin_recognizer(**backbone) -> nn.Module:
     return MODELS.build(cfg)
 
 
-def recipe_optim_cfg() -> dict:
-    cfg = Config.fromfile(SCHEDULE).optim_wrapper.to_dict()
+def recipe_optim_cfg(config: str = SCHEDULE, key_match: str = None) -> dict:
+    """The recipe's optim_wrapper; ``key_match`` overrides the recipe's rule."""
+    cfg = Config.fromfile(config).optim_wrapper.to_dict()
     assert cfg.pop('constructor') == 'VideoSwinOptimWrapperConstructor'
+    if key_match is not None:
+        cfg['paramwise_cfg']['key_match'] = key_match
     return cfg
 
 
@@ -55,7 +63,7 @@ def group_of(optim_wrapper) -> dict:
 
 def test_product_rule_gives_each_swin_parameter_its_recipe_lr_and_decay():
     model = small_swin_recognizer()
-    cfg = recipe_optim_cfg()
+    cfg = recipe_optim_cfg(key_match='all')
     paramwise = cfg.pop('paramwise_cfg')
     base_lr, base_wd = cfg['optimizer']['lr'], cfg['optimizer']['weight_decay']
     wrapper = VideoSwinOptimWrapperConstructor(cfg, paramwise)(model)
@@ -79,29 +87,63 @@ def test_product_rule_gives_each_swin_parameter_its_recipe_lr_and_decay():
     assert wrapper.optimizer.param_groups[0]['lr'] == base_lr
 
 
-def test_official_first_match_rule_differs_on_norms_and_bias_tables_as_documented():
-    """mmengine's default constructor applies only the longest matching key (the official
-    mmcv 1.x behaviour): full-lr bias tables and decayed backbone norms."""
-    model = small_swin_recognizer()
-    cfg = recipe_optim_cfg()
+def official_multipliers(name: str, owner: nn.Module) -> tuple:
+    """The official rule for the recipes' keys, stated per kind of parameter: a bias
+    table matches its own key first (lr x1, no decay); anything else in the backbone,
+    norms included, matches 'backbone' first (lr x0.1, decay kept); the head has no key."""
+    if name.endswith('relative_position_bias_table'):
+        return 1.0, 0.0
+    if name.startswith('backbone.'):
+        return 0.1, 1.0
+    assert not isinstance(owner, nn.LayerNorm), name  # no norm outside the backbone
+    return 1.0, 1.0
+
+
+def test_recipe_uses_the_official_longest_key_rule_for_every_swin_t_parameter():
+    """Every parameter of the published Swin-T recipe's model: lr and weight-decay
+    multipliers as the official rule gives them, and as mmengine's constructor (the same
+    longest-key rule as mmcv 1.x) gives them."""
+    model_cfg = Config.fromfile(SWIN_T).model
+    model_cfg.backbone.pretrained = None
+    model = MODELS.build(model_cfg)
+    cfg = recipe_optim_cfg(SWIN_T)
     paramwise = cfg.pop('paramwise_cfg')
+    assert paramwise['key_match'] == 'longest'
+    cfg['type'] = 'OptimWrapper'  # AMP or not does not change the groups
     base_lr, base_wd = cfg['optimizer']['lr'], cfg['optimizer']['weight_decay']
-    official = group_of(DefaultOptimWrapperConstructor(cfg, paramwise)(model))
     ours = group_of(VideoSwinOptimWrapperConstructor(cfg, paramwise)(model))
+    mmengine = group_of(DefaultOptimWrapperConstructor(
+        cfg, dict(custom_keys=paramwise['custom_keys']))(model))
 
     owners = owning_modules(model)
-    tables = [p for n, p in model.named_parameters() if n.endswith('relative_position_bias_table')]
-    norms = [p for n, p in model.named_parameters()
-             if n.startswith('backbone.') and isinstance(owners[n], nn.LayerNorm)]
-    assert tables and norms
-    for p in tables:
-        assert (official[id(p)]['lr'], official[id(p)]['weight_decay']) == (base_lr, 0.0)
-        assert ours[id(p)]['lr'] == pytest.approx(base_lr * 0.1)
-        assert ours[id(p)]['weight_decay'] == 0.0
-    for p in norms:
-        assert official[id(p)]['lr'] == pytest.approx(base_lr * 0.1)
-        assert official[id(p)]['weight_decay'] == base_wd
-        assert ours[id(p)]['weight_decay'] == 0.0
+    listing = []
+    for name, param in model.named_parameters():
+        lr_mult, decay_mult = official_multipliers(name, owners[name])
+        group = ours[id(param)]
+        assert group['lr'] == pytest.approx(base_lr * lr_mult, rel=1e-12), name
+        assert group['weight_decay'] == pytest.approx(base_wd * decay_mult, abs=1e-15), name
+        assert group['lr'] == pytest.approx(mmengine[id(param)].get('lr', base_lr)), name
+        assert group['weight_decay'] == pytest.approx(
+            mmengine[id(param)].get('weight_decay', base_wd)), name
+        listing.append((name, lr_mult, decay_mult, isinstance(owners[name], nn.LayerNorm)))
+
+    # the parameters whose multipliers differ from mmaction2's product rule (issue 12):
+    # 12 bias tables at lr x1 (not x0.1), 58 backbone norm tensors decayed (not 0):
+    # patch_embed.norm 2 + 12 blocks x (norm1, norm2) x 2 + 3 merging norms x 2 + norm 2
+    tables = [n for n, lr, wd, _ in listing if n.endswith('relative_position_bias_table')]
+    norms = [n for n, lr, wd, is_norm in listing if is_norm]
+    assert len(tables) == 12 and all(lr == 1.0 and wd == 0.0 for n, lr, wd, _ in listing
+                                     if n in tables)
+    assert len(norms) == 58 and all(lr == 0.1 and wd == 1.0 for n, lr, wd, _ in listing
+                                    if n in norms)
+    product = group_of(VideoSwinOptimWrapperConstructor(
+        cfg, dict(paramwise, key_match='all'))(model))
+    differs = {n for n, p in model.named_parameters()
+               if (ours[id(p)]['lr'], ours[id(p)]['weight_decay'])
+               != (product[id(p)]['lr'], product[id(p)]['weight_decay'])}
+    assert differs == set(tables) | set(norms)
+    # head, backbone, backbone tables: 3 groups
+    assert len({id(g) for g in ours.values()}) == 3
 
 
 def test_adamw_updates_equal_mmaction2_swin_constructor():
@@ -109,7 +151,7 @@ def test_adamw_updates_equal_mmaction2_swin_constructor():
     every parameter as mmaction2's one-group-per-tensor product-rule constructor does."""
     model_ours = small_swin_recognizer()
     model_ref = copy.deepcopy(model_ours)
-    cfg = recipe_optim_cfg()
+    cfg = recipe_optim_cfg(key_match='all')
     paramwise = cfg.pop('paramwise_cfg')
     ours = VideoSwinOptimWrapperConstructor(copy.deepcopy(cfg), paramwise)(model_ours)
     # mmaction2 as it ships: the keys directly in paramwise_cfg, AdamW's per-tensor loop
@@ -144,6 +186,7 @@ def test_frozen_stages_are_left_out_of_the_optimizer():
     (dict(norm_decay_mult=0.), 'supports only "custom_keys"'),
     (dict(custom_keys=dict(norm=dict(decay=0.))), 'custom_keys\\["norm"\\] has unsupported'),
     (dict(custom_keys=dict(norm=0.)), 'custom_keys\\["norm"\\] must be a dict'),
+    (dict(key_match='first'), "key_match must be one of \\('longest', 'all'\\)"),
 ])
 def test_bad_paramwise_cfg_fails_naming_the_key(paramwise, message):
     cfg = recipe_optim_cfg()

@@ -72,9 +72,10 @@ def test_kill_during_save_keeps_last_good_checkpoint_and_pointer(tmp_path):
 
 @pytest.mark.slow
 def test_same_kill_ruins_mmengines_own_hook(tmp_path):
-    # the control: the fault injection really lands mid-write
+    # the control: the fault injection really lands mid-write. In the videoswin scope
+    # 'CheckpointHook' is our atomic hook (issue 12); mmengine's keeps its scoped name.
     work_dir = tmp_path / 'run'
-    _run_killed_during_second_save(work_dir, dict(type='CheckpointHook', interval=1,
+    _run_killed_during_second_save(work_dir, dict(type='mmengine.CheckpointHook', interval=1,
                                                   max_keep_ckpts=1))
     assert not (work_dir / 'epoch_1.pth').exists()  # deleted before the new save
     assert not is_complete_checkpoint(str(work_dir / 'epoch_2.pth'))  # truncated

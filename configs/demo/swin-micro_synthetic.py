@@ -86,8 +86,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0, by_epoch=True, begin=0,
-         end=max_epochs, convert_to_iter_based=True),
+    # no end / T_max: the runner takes them from train_cfg.max_epochs
+    dict(type='CosineAnnealingLR', eta_min=0, by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 
 # the lr above is tuned for 1 process x 8 clips; --auto-scale-lr scales it from there

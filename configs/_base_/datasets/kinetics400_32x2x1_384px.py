@@ -23,7 +23,7 @@ train_pipeline = [
 val_pipeline = [
     dict(type='VideoInit'),
     dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval, num_clips=1,
-         test_mode=True),
+         test_mode=True, test_clips='official'),
     dict(type='VideoDecode', short_side=resize_short),
     dict(type='CenterCrop', crop_size=crop_size),
     dict(type='FormatShape', input_format='NCTHW'),
@@ -32,7 +32,7 @@ val_pipeline = [
 test_pipeline = [
     dict(type='VideoInit'),
     dict(type='SampleFrames', clip_len=clip_len, frame_interval=frame_interval, num_clips=10,
-         test_mode=True),
+         test_mode=True, test_clips='official'),
     dict(type='VideoDecode', short_side=crop_size),
     dict(type='ThreeCrop', crop_size=crop_size),
     dict(type='FormatShape', input_format='NCTHW'),

@@ -9,8 +9,7 @@ optim_wrapper = dict(
     clip_grad=None)
 
 param_scheduler = [
-    dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones=[11, 14],
-         gamma=0.1)
+    dict(type='MultiStepLR', by_epoch=True, begin=0, milestones=[11, 14], gamma=0.1)
 ]
 
 train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1,

@@ -39,8 +39,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=warmup_epochs,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=30, eta_min=0, by_epoch=True, begin=0, end=30,
-         convert_to_iter_based=True),
+    # no end / T_max: the runner takes them from train_cfg.max_epochs
+    dict(type='CosineAnnealingLR', eta_min=0, by_epoch=True, begin=0, convert_to_iter_based=True),
 ]
 
 # batch contract: 8 processes x 8 clips x 1 accumulation step = 64

@@ -3,4 +3,4 @@ from .clip_reader import ClipReader, VideoReadError  # noqa: F401
 from .decoding import VideoDecode, VideoInit  # noqa: F401
 from .rand_augment import ClipRandAugment  # noqa: F401
 from .random_erasing import ClipRandomErasing  # noqa: F401
-from .sampling import UniformSegmentSample  # noqa: F401
+from .sampling import SampleFrames, UniformSegmentSample  # noqa: F401

@@ -40,7 +40,11 @@ class _DeferredRemoval:
         return getattr(self._backend, name)
 
 
-@HOOKS.register_module()
+# Also under mmengine's name: in the videoswin scope ``type='CheckpointHook'`` (as
+# mmaction2 configs write it) builds this hook, which takes every argument mmengine's
+# does, plus the keys the runtime base adds (mid_epoch_interval). mmengine's own hook
+# stays reachable as 'mmengine.CheckpointHook'.
+@HOOKS.register_module(name=['AtomicCheckpointHook', 'CheckpointHook'])
 class AtomicCheckpointHook(CheckpointHook):
     """``CheckpointHook`` whose files survive a kill at any moment; same arguments, plus:
 

@@ -6,24 +6,18 @@ The recipes state three name rules (``paramwise_cfg.custom_keys``)::
     norm                         -> weight decay x 0
     relative_position_bias_table -> weight decay x 0
 
-Which rule wins when several keys occur in one parameter name is the point where the
-official code and mmaction2 part ways (docs/recipes.md, "Optimizer and schedule"):
+Which rule wins when several keys occur in one parameter name is where the official
+code and mmaction2 part ways (docs/recipes.md); ``paramwise_cfg.key_match`` chooses:
 
-* official Video Swin (mmcv 1.x ``custom_keys``, also mmengine's default constructor):
-  keys are tried longest first and **only the first match applies**. A backbone norm
-  then matches ``backbone`` (8 chars) before ``norm`` (4) and *keeps its weight decay*;
-  a bias table matches its own long key before ``backbone`` and trains at *full lr*.
-* mmaction2's ``SwinOptimWrapperConstructor``: **every matching key applies** and the
-  multipliers multiply, so backbone norms get lr x0.1 and no decay, bias tables lr x0.1
-  and no decay.
-
-This constructor uses the **product rule**. Reasons: it is what the config says (each
-stated rule holds for every parameter it names, none silently disappears because a
-longer key matched); mmaction2 re-trained T/S/B/L with it and matched the published
-accuracies (78.90 / 80.54 / 80.57 top-1 against 78.8 / 80.6 / 80.6); and it is the
-usual practice of not decaying normalisation parameters. To reproduce the official
-first-match groups exactly, set ``constructor='DefaultOptimWrapperConstructor'`` with
-the same ``custom_keys`` (docs/recipes.md; tests/test_optim_constructor.py checks both).
+* ``'longest'`` (default; the official Video Swin code through mmcv 1.x ``custom_keys``,
+  also mmengine's default constructor): keys are tried longest first and **only the
+  first match applies**. A backbone norm matches ``backbone`` (8 chars) before ``norm``
+  (4) and *keeps its weight decay* at lr x0.1; a bias table matches its own long key
+  before ``backbone`` and trains at *full lr* without decay. The released checkpoints
+  were trained this way, so the recipes use it.
+* ``'all'`` (mmaction2's ``SwinOptimWrapperConstructor``): **every matching key
+  applies** and the multipliers multiply, so backbone norms and bias tables both get
+  lr x0.1 and no decay. mmaction2 re-trained T/S/B/L with it.
 
 Unlike mmaction2 (one optimizer group per tensor, a log line per tensor) parameters
 with equal multipliers share one group, so the optimizer and the log stay small.
@@ -38,36 +32,40 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 from videoswin.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 SUPPORTED_KEY_OPTIONS = ('lr_mult', 'decay_mult')
+KEY_MATCH_RULES = ('longest', 'all')
 
 
 @dataclass(frozen=True)
 class ParamRule:
-    """Combined multipliers of all custom keys that occur in one parameter name."""
+    """The multipliers one parameter gets and the custom keys they came from."""
 
     lr_mult: float = 1.0
     decay_mult: float = 1.0
     keys: Tuple[str, ...] = field(default=())
 
 
-def match_rule(name: str, custom_keys: Dict[str, dict]) -> ParamRule:
-    """Multiply the multipliers of every key that is a substring of ``name``.
+def match_rule(name: str, custom_keys: Dict[str, dict], key_match: str = 'longest') -> ParamRule:
+    """The multipliers of the custom keys that occur in ``name``.
 
     Args:
         name: full parameter name, e.g. ``backbone.layers.0.blocks.1.norm1.weight``.
         custom_keys: ``{key: dict(lr_mult=..., decay_mult=...)}`` from ``paramwise_cfg``.
+        key_match: 'longest': only the longest matching key (ties: alphabetical first),
+            as mmcv 1.x and mmengine order them; 'all': the product over every match.
     """
-    lr_mult, decay_mult, keys = 1.0, 1.0, []
-    for key in sorted(custom_keys):
-        if key in name:
-            lr_mult *= float(custom_keys[key].get('lr_mult', 1.0))
-            decay_mult *= float(custom_keys[key].get('decay_mult', 1.0))
-            keys.append(key)
-    return ParamRule(lr_mult, decay_mult, tuple(keys))
+    matches = [key for key in sorted(sorted(custom_keys), key=len, reverse=True) if key in name]
+    if key_match == 'longest':
+        matches = matches[:1]
+    lr_mult, decay_mult = 1.0, 1.0
+    for key in matches:
+        lr_mult *= float(custom_keys[key].get('lr_mult', 1.0))
+        decay_mult *= float(custom_keys[key].get('decay_mult', 1.0))
+    return ParamRule(lr_mult, decay_mult, tuple(sorted(matches)))
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class VideoSwinOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """Builds an optimizer wrapper whose groups follow the product rule above.
+    """Builds an optimizer wrapper whose groups follow the key rule chosen above.
 
     Config::
 
@@ -75,10 +73,12 @@ class VideoSwinOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             type='OptimWrapper',
             optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.02),
             constructor='VideoSwinOptimWrapperConstructor',
-            paramwise_cfg=dict(custom_keys=dict(
-                backbone=dict(lr_mult=0.1),
-                norm=dict(decay_mult=0.),
-                relative_position_bias_table=dict(decay_mult=0.))))
+            paramwise_cfg=dict(
+                key_match='longest',  # or 'all' (mmaction2's product rule)
+                custom_keys=dict(
+                    backbone=dict(lr_mult=0.1),
+                    norm=dict(decay_mult=0.),
+                    relative_position_bias_table=dict(decay_mult=0.))))
 
     Each group carries ``lr`` = base lr x lr_mult, ``weight_decay`` = base wd x
     decay_mult, and a readable ``name`` listing the keys that formed it. Frozen
@@ -86,11 +86,15 @@ class VideoSwinOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """
 
     def _validate_cfg(self) -> None:
-        unknown = sorted(set(self.paramwise_cfg) - {'custom_keys'})
+        unknown = sorted(set(self.paramwise_cfg) - {'custom_keys', 'key_match'})
         if unknown:
             raise ValueError(
-                f'{type(self).__name__}: paramwise_cfg supports only "custom_keys", got '
-                f'{unknown}; express these rules as name keys in custom_keys')
+                f'{type(self).__name__}: paramwise_cfg supports only "custom_keys" and '
+                f'"key_match", got {unknown}; express these rules as name keys in custom_keys')
+        key_match = self.paramwise_cfg.get('key_match', 'longest')
+        if key_match not in KEY_MATCH_RULES:
+            raise ValueError(f'paramwise_cfg.key_match must be one of {KEY_MATCH_RULES}, '
+                             f'got {key_match!r}')
         for key, options in self.paramwise_cfg.get('custom_keys', {}).items():
             if not isinstance(options, dict):
                 raise TypeError(f'paramwise_cfg.custom_keys["{key}"] must be a dict, '
@@ -111,11 +115,12 @@ class VideoSwinOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                    is_dcn_module: Optional[float] = None) -> None:
         """Append one group per distinct set of matching keys to ``params``."""
         custom_keys = self.paramwise_cfg.get('custom_keys', {})
+        key_match = self.paramwise_cfg.get('key_match', 'longest')
         groups: Dict[ParamRule, List[nn.Parameter]] = {}
         for name, param in module.named_parameters(prefix=prefix):
             if not param.requires_grad:
                 continue
-            groups.setdefault(match_rule(name, custom_keys), []).append(param)
+            groups.setdefault(match_rule(name, custom_keys, key_match), []).append(param)
 
         # Full-lr groups first: mmengine logs the lr of group 0 as ``lr``.
         for rule in sorted(groups, key=lambda r: (-r.lr_mult, -r.decay_mult, r.keys)):
