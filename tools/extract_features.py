@@ -94,6 +94,9 @@ def main(argv=None) -> int:
     setup_env(cfg)
     logger = MMLogger.get_current_instance()
     names = read_video_list(args.video_list)
+    # the model first: a refused checkpoint must not leave a feature file naming it
+    model = exit_on_bad_checkpoint(
+        lambda: init_recognizer(cfg, args.checkpoint, device=args.device))
     header = dict(config=str(Path(args.config).resolve()),
                   checkpoint=str(Path(args.checkpoint).resolve()), temporal=args.temporal)
     try:
@@ -107,8 +110,6 @@ def main(argv=None) -> int:
                     'already done')
     if not todo:
         return 0
-    model = exit_on_bad_checkpoint(
-        lambda: init_recognizer(cfg, args.checkpoint, device=args.device))
     videos = _PreparedVideos(todo, args.video_root, build_inference_pipeline(cfg, False))
     loader = DataLoader(videos, batch_size=None, num_workers=args.num_workers,
                         collate_fn=_as_is)

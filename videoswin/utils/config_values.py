@@ -47,13 +47,14 @@ class Expected:
     def describe(self) -> str:
         """E.g. 'an integer >= 1', 'a number in [0, 1)', 'a pair of numbers in [0, 1)'."""
         noun = 'integer' if self.integer else 'number'
+        low, high = _number_text(self.low), _number_text(self.high)
         if self.low is not None and self.high is not None:
-            bounds = (f" in {'(' if self.low_open else '['}{self.low:g}, "
-                      f"{self.high:g}{')' if self.high_open else ']'}")
+            bounds = (f" in {'(' if self.low_open else '['}{low}, "
+                      f"{high}{')' if self.high_open else ']'}")
         elif self.low is not None:
-            bounds = f" {'>' if self.low_open else '>='} {self.low:g}"
+            bounds = f" {'>' if self.low_open else '>='} {low}"
         elif self.high is not None:
-            bounds = f" {'<' if self.high_open else '<='} {self.high:g}"
+            bounds = f" {'<' if self.high_open else '<='} {high}"
         else:
             bounds = ''
         if self.length:
@@ -61,6 +62,10 @@ class Expected:
         else:
             text = f"{'an' if self.integer else 'a'} {noun}{bounds}"
         return text + (' or None' if self.none_ok else '')
+
+
+def _number_text(bound: Optional[float]) -> str:
+    return str(int(bound)) if bound is not None and float(bound).is_integer() else f'{bound}'
 
 
 _COUNT = Expected(integer=True, low=1)           # something there must be at least one of

@@ -56,6 +56,11 @@ def lock_work_dir(work_dir: str) -> None:
     global _held
     os.makedirs(work_dir, exist_ok=True)
     path = osp.join(work_dir, LOCK_NAME)
+    if _held is not None:  # a tool run again in this process (tests, notebooks)
+        if osp.realpath(_held.name) == osp.realpath(path):
+            return
+        _held.close()  # one run per process: the earlier run's work dir is free again
+        _held = None
     file = open(path, 'a+', encoding='utf-8')  # not 'w': the owner's note must survive
     try:
         fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
