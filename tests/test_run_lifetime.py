@@ -66,6 +66,7 @@ def lock_is_free(work: Path) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_a_second_run_on_a_live_work_dir_is_refused_and_sigkill_frees_it(tmp_path):
     config, work = write_config(tmp_path, workers=0), tmp_path / 'work'
     env = dict(os.environ, OMP_NUM_THREADS='1')
