@@ -135,7 +135,7 @@ def check_option_keys(cfg: Config, options: dict) -> None:
         top = key.split('.')[0]
         if top in cfg or top in KNOWN_TOP_LEVEL:
             continue
-        ends = sorted(path for path in _dotted_keys(cfg._cfg_dict.to_dict(), '')
+        ends = sorted(path for path in _dotted_keys(cfg.to_dict(), '')
                       if path.endswith(f'.{key}'))
         hint = (f" (did you mean {' or '.join(ends[:3])}?)" if ends
                 else _closest(top, set(cfg.keys()) | KNOWN_TOP_LEVEL))
