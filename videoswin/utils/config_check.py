@@ -136,7 +136,7 @@ def check_option_keys(cfg: Config, options: dict) -> None:
         if top in cfg or top in KNOWN_TOP_LEVEL:
             continue
         ends = sorted(path for path in _dotted_keys(cfg.to_dict(), '')
-                      if path.endswith(f'.{key}'))
+                      if path.endswith(f'.{key}') and not path.startswith('_'))
         hint = (f" (did you mean {' or '.join(ends[:3])}?)" if ends
                 else _closest(top, set(cfg.keys()) | KNOWN_TOP_LEVEL))
         raise ConfigError(f"--cfg-options {key}: the config has no key '{top}'{hint}")
