@@ -4,8 +4,8 @@ mmengine's runner logs, at every start, the whole system environment, the whole
 config and the list of hooks to both the terminal and the log file: about 400 lines
 per tool before the first training line (``bash tools/quickstart.sh`` printed 867
 lines; with this, 70). Here those records, and mmengine's deprecation notes about its
-own internals, go to the log file only, and the terminal gets one line naming that file. ``train.py`` also
-writes the config to the work dir (mmengine's ``dump_config``).
+own internals, go to the log file only, and the terminal gets one line naming that
+file. ``train.py`` also writes the config to the work dir (mmengine's ``dump_config``).
 """
 import logging
 
