@@ -245,3 +245,9 @@ def test_feature_writer_refuses_to_mix_settings(tmp_path, rng):
     (tmp_path / 'other.feats').write_bytes(b'not features')
     with pytest.raises(ValueError, match='other.feats: not a videoswin feature file'):
         load_features(tmp_path / 'other.feats')
+
+
+@pytest.mark.parametrize('config', [['configs/demo/swin-micro_synthetic.py'], {'model': None}, 3])
+def test_init_recognizer_refuses_what_is_not_a_config(config):
+    with pytest.raises(TypeError, match=r'config must be a config file path or a Config, got'):
+        init_recognizer(config)

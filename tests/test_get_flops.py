@@ -100,3 +100,38 @@ def test_cli_prints_params_and_gflops_for_a_config_file(tmp_path):
     assert 'attention matmul' in done.stdout
     model = SwinTransformer3D(embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))
     assert params == pytest.approx(sum(p.numel() for p in model.parameters()) / 1e6, abs=0.006)
+
+
+@pytest.mark.parametrize('config,shape,paper_gflops', [
+    # Swin-L at 384 pixels (window 8x12x12): the paper's 2107 GFLOPs per view
+    ('swin/swin-large-p244-w81212-res384_in22k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py',
+     (1, 3, 32, 384, 384), 2107),
+    # Something-Something v2, Swin-B with window 16x7x7: 321 GFLOPs per view
+    ('swin/swin-base-p244-w1677_k400-in22k-pre_8xb8-amp-u32-60e_sthv2-rgb.py',
+     (1, 3, 32, 224, 224), 321),
+    ('timesformer/timesformer-hr-divst-p16-res448_in21k-pre_8xb8-16x16x1-15e_kinetics400-rgb.py',
+     (1, 3, 16, 448, 448), None),
+])
+def test_without_shape_the_input_is_one_view_of_the_test_pipeline(config, shape, paper_gflops):
+    from mmengine.config import Config
+
+    tool = load_tool()
+    cfg = Config.fromfile(str(ROOT / 'configs/recognition' / config))
+    assert tool.config_view_shape(cfg) == shape
+    if paper_gflops is not None:
+        window = tuple(cfg.model.backbone.window_size)
+        embed, depths = cfg.model.backbone.embed_dim, cfg.model.backbone.depths
+        assert analytic_macs(embed, depths, window, shape) / 1e9 == pytest.approx(
+            paper_gflops, rel=0.01)
+
+
+def test_a_config_without_a_test_pipeline_asks_for_shape(tmp_path):
+    config = tmp_path / 'model_only.py'
+    config.write_text("model = dict(type='SwinTransformer3D', embed_dim=32, depths=(2, 2, 2, 2),\n"
+                      "             num_heads=(1, 2, 4, 8))\n")
+    done = subprocess.run([sys.executable, str(TOOL), str(config)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert re.search(r'^error: ConfigError: the config has no test pipeline .*pass --shape '
+                     r'N C T H W', done.stderr, flags=re.M), done.stderr
+    assert 'Traceback' not in done.stderr

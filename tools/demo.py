@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
-from mmengine.config import Config, DictAction
+
+from videoswin.utils.cli import add_cfg_options, exit_on_bad_checkpoint, read_config
+from videoswin.utils.errors import run_cli
 
 # output suffix -> codec of videoswin.utils.video_io.write_video
 SUFFIX_CODECS = {'.mp4': 'h264', '.webm': 'vp9'}
@@ -43,8 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         choices=sorted(COLORS), help='text colour')
     parser.add_argument('--target-resolution', nargs=2, type=int, default=None,
                         metavar=('W', 'H'), help='resize the output video; -1 keeps the aspect')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config settings, key=value')
+    add_cfg_options(parser, 'model.cls_head.average_clips=score')
     return parser.parse_args(argv)
 
 
@@ -113,10 +114,13 @@ def write_labelled_video(video: str, out: str, lines: List[str], args: argparse.
 def main(argv=None) -> int:
     args = parse_args(argv)
     from videoswin.apis import inference_recognizer, init_recognizer, read_label_map
+    from videoswin.utils import register_all_modules
+    from videoswin.utils.config_check import check_config
     from videoswin.utils.setup_env import setup_env
 
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    register_all_modules()
+    cfg = read_config(args.config, args.cfg_options)
+    check_config(cfg, 'test', check_paths=False)
     setup_env(cfg)
     try:
         read_label_map(args.label_map)  # fail on a bad file before loading the model
@@ -125,7 +129,8 @@ def main(argv=None) -> int:
         if args.out_filename and Path(args.out_filename).suffix.lower() not in SUFFIX_CODECS:
             raise ValueError(f'--out-filename {args.out_filename}: choose a suffix among '
                              f'{sorted(SUFFIX_CODECS)}')
-        model = init_recognizer(cfg, args.checkpoint, device=args.device)
+        model = exit_on_bad_checkpoint(
+            lambda: init_recognizer(cfg, args.checkpoint, device=args.device))
         ranked = inference_recognizer(model, args.video, topk=args.topk, label_names=args.label_map)
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}', file=sys.stderr)
@@ -141,4 +146,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -19,6 +19,10 @@ MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
 PYTHON=${PYTHON:-python}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
+# exec: torchrun takes this shell's pid, so killing the pid this script started kills
+# torchrun, which stops the ranks; the ranks also die with it when it is SIGKILLed
+# (videoswin/utils/run_lifetime.py reads VIDEOSWIN_LAUNCHER_PID).
+export VIDEOSWIN_LAUNCHER_PID=$$
 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
 exec "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \

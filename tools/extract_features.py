@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import List
 
 import torch
-from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Dataset
+
+from videoswin.utils.cli import add_cfg_options, exit_on_bad_checkpoint, read_config
+from videoswin.utils.errors import run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,8 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--num-workers', type=int, default=1,
                         help='processes decoding videos while the model runs (0: none)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config settings, key=value')
+    add_cfg_options(parser, 'test_pipeline.1.num_clips=1')
     return parser.parse_args(argv)
 
 
@@ -83,13 +84,19 @@ def main(argv=None) -> int:
     from videoswin.apis import init_recognizer
     from videoswin.apis.features import FeatureWriter, features_from_batch
     from videoswin.apis.inference import build_inference_pipeline
+    from videoswin.utils import register_all_modules
+    from videoswin.utils.config_check import check_config
     from videoswin.utils.setup_env import setup_env
 
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    register_all_modules()
+    cfg = read_config(args.config, args.cfg_options)
+    check_config(cfg, 'test', check_paths=False)
     setup_env(cfg)
     logger = MMLogger.get_current_instance()
     names = read_video_list(args.video_list)
+    # the model first: a refused checkpoint must not leave a feature file naming it
+    model = exit_on_bad_checkpoint(
+        lambda: init_recognizer(cfg, args.checkpoint, device=args.device))
     header = dict(config=str(Path(args.config).resolve()),
                   checkpoint=str(Path(args.checkpoint).resolve()), temporal=args.temporal)
     try:
@@ -103,7 +110,6 @@ def main(argv=None) -> int:
                     'already done')
     if not todo:
         return 0
-    model = init_recognizer(cfg, args.checkpoint, device=args.device)
     videos = _PreparedVideos(todo, args.video_root, build_inference_pipeline(cfg, False))
     loader = DataLoader(videos, batch_size=None, num_workers=args.num_workers,
                         collate_fn=_as_is)
@@ -128,4 +134,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

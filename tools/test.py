@@ -60,8 +60,8 @@ def main() -> None:
     args = parse_args()
     register_all_modules()
     cfg = build_config(args)
-    setup_env(cfg)
     check_config(cfg, 'test')
+    setup_env(cfg)
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     load_model_checkpoint(model, args.checkpoint)

@@ -16,6 +16,7 @@ from videoswin.utils import register_all_modules
 from videoswin.utils.cli import add_common_args, load_config
 from videoswin.utils.config_check import check_config
 from videoswin.utils.errors import run_cli
+from videoswin.utils.run_lifetime import is_first_process, lock_work_dir
 from videoswin.utils.setup_env import setup_env
 
 
@@ -58,8 +59,10 @@ def main() -> None:
     args = parse_args()
     register_all_modules()
     cfg = build_config(args)
-    setup_env(cfg)
     check_config(cfg, 'train')
+    if is_first_process(cfg.launcher):
+        lock_work_dir(cfg.work_dir)  # one run per work dir
+    setup_env(cfg)
     runner = Runner.from_cfg(cfg)
     apply_batch_contract(runner)
     runner.train()

@@ -18,7 +18,9 @@ import time
 from typing import Callable, Iterator, List
 
 import torch
-from mmengine.config import Config, DictAction
+
+from videoswin.utils.cli import add_cfg_options, exit_on_bad_checkpoint, read_config
+from videoswin.utils.errors import run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,8 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar=('N', 'C', 'T', 'H', 'W'),
                         help='time only the model, on random clips of this shape')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config settings, key=value')
+    add_cfg_options(parser, 'test_dataloader.num_workers=4')
     return parser.parse_args(argv)
 
 
@@ -87,14 +88,18 @@ def main(argv=None) -> int:
     from mmengine.runner import Runner
 
     from videoswin.apis import init_recognizer
+    from videoswin.utils import register_all_modules
+    from videoswin.utils.config_check import check_config
     from videoswin.utils.setup_env import setup_env
 
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    register_all_modules()
+    cfg = read_config(args.config, args.cfg_options)
+    check_config(cfg, 'test' if args.split == 'test' else 'train',
+                 check_paths=args.shape is None)
     setup_env(cfg)
     device = torch.device(args.device)
     synchronize = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
-    model = init_recognizer(cfg, args.checkpoint, device=device)
+    model = exit_on_bad_checkpoint(lambda: init_recognizer(cfg, args.checkpoint, device=device))
     print(f'config: {args.config}, device: {device}, torch threads: {torch.get_num_threads()}')
 
     if args.shape is None:
@@ -127,4 +132,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

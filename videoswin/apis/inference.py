@@ -48,6 +48,9 @@ def init_recognizer(config: Union[PathLike, Config], checkpoint: Optional[PathLi
     from videoswin.registry import MODELS
     from videoswin.utils import register_all_modules
 
+    if not isinstance(config, (str, Path, Config)):
+        raise TypeError(f'init_recognizer: config must be a config file path or a Config, '
+                        f'got {type(config).__name__} {config!r:.200}')
     cfg = Config.fromfile(str(config)) if isinstance(config, (str, Path)) else copy.deepcopy(config)
     if 'model' not in cfg:
         raise ValueError(f'{config}: the config has no "model" section')

@@ -4,6 +4,11 @@ import warnings
 
 from mmengine import DefaultScope
 
+# mmcv-lite (the pinned mmcv, see requirements.txt) lacks the compiled ops, and importing
+# mmaction2 makes mmcv warn "install mmcv rather than mmcv-lite" about an attention op
+# that nothing here uses; the tools import this package first, so the warning is off.
+warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+
 
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every module of videoswin (and mmaction2) so the registries are complete.

@@ -1,12 +1,21 @@
-"""Command-line pieces shared by the tools: ``train.py``/``test.py`` arguments and
-the error reporting of the checkpoint tools (converters, ``publish_model.py``)."""
+"""Command-line pieces shared by the tools: ``--cfg-options`` and the other common
+arguments, reading the config they edit, and the error reporting of the checkpoint
+tools (converters, ``publish_model.py``).
+
+Every tool that takes a config starts the same way: parse the arguments, register the
+modules, :func:`read_config` (or :func:`load_config` for the runner tools), then
+``check_config``, and only then build anything; ``run_cli`` turns a failure into one line.
+"""
 import argparse
 import os.path as osp
-from typing import Callable, TypeVar
+from typing import Callable, Optional, TypeVar
 
 from mmengine.config import Config, DictAction
 
 from videoswin.checkpoint import CheckpointKindError, UnsafeCheckpointError
+
+from .config_check import check_option_keys
+from .errors import ConfigError
 
 T = TypeVar('T')
 
@@ -15,12 +24,29 @@ T = TypeVar('T')
 BAD_CHECKPOINT_ERRORS = (FileNotFoundError, CheckpointKindError, UnsafeCheckpointError)
 
 
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction``, with an item lacking ``=`` named in one line (it
+    fails with "not enough values to unpack" otherwise)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        for item in values:
+            if '=' not in item or not item.split('=', 1)[0]:
+                raise ConfigError(f'{option_string} {item!r}: expected KEY=VALUE, e.g. '
+                                  'optim_wrapper.optimizer.lr=0.001')
+        super().__call__(parser, namespace, values, option_string)
+
+
+def add_cfg_options(parser: argparse.ArgumentParser, example: str) -> None:
+    """``--cfg-options KEY=VALUE ...`` (read by :func:`read_config`)."""
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default={},
+                        metavar='KEY=VALUE', help=f'override config entries, e.g. {example}')
+
+
 def add_common_args(parser: argparse.ArgumentParser, cfg_options_example: str) -> None:
     """``--work-dir``, ``--cfg-options``, ``--launcher`` and the old ``--local-rank``."""
     parser.add_argument('--work-dir', help='where logs (and checkpoints) go '
                         '(default: ./work_dirs/<config name>)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-                        help=f'override config entries, e.g. {cfg_options_example}')
+    add_cfg_options(parser, cfg_options_example)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
                         help='how the processes were started')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
@@ -29,12 +55,20 @@ def add_common_args(parser: argparse.ArgumentParser, cfg_options_example: str) -
 
 def load_config(args: argparse.Namespace) -> Config:
     """The config file with ``--cfg-options``, the launcher and the work dir applied."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def read_config(path: str, options: Optional[dict] = None) -> Config:
+    """The config file with the ``--cfg-options`` items applied; an item whose first
+    part is no key of the config (nor one the runner reads) is refused."""
+    cfg = Config.fromfile(path)
+    if options:
+        check_option_keys(cfg, options)
+        cfg.merge_from_dict(options)
     return cfg
 
 

@@ -1,6 +1,7 @@
-"""Check a config before anything is built: unknown ``type`` names, misspelt arguments,
-missing annotation files and data folders, each reported as one :class:`ConfigError`
-that names the config key (and the closest valid spelling).
+"""Check a config before anything is built: misspelt top-level keys, numeric entries of
+the wrong type or range, unknown ``type`` names, misspelt arguments, missing annotation
+files and data folders, each reported as one :class:`ConfigError` that names the config
+key (and the closest valid spelling, or what is expected).
 
 mmengine finds the same mistakes only while building, deep inside nested builders
 (``KeyError: 'Foo is not in the model registry...'``, ``TypeError: class `X` in
@@ -18,6 +19,7 @@ from mmengine.config import Config
 
 from videoswin import registry as R
 
+from .config_values import check_values
 from .errors import ConfigError
 
 # top-level config key -> registry of its ``type``
@@ -64,6 +66,22 @@ _MODE_SECTIONS = {
     'test': ('model', 'default_hooks', 'custom_hooks', 'visualizer', 'log_processor',
              'model_wrapper_cfg', 'test_cfg', 'test_evaluator', 'test_dataloader'),
 }
+# sections whose numbers are checked besides those of the mode
+_VALUE_SECTIONS = {'train': ('randomness', 'env_cfg', 'auto_scale_lr'),
+                   'test': ('randomness', 'env_cfg')}
+#: Top-level keys something reads: mmengine's ``Runner.from_cfg`` and the runner it
+#: builds, mmengine's config loader, and the tools. A config may hold its own
+#: variables too (``data_root``, ``train_pipeline``...); see :func:`check_top_level_keys`.
+KNOWN_TOP_LEVEL = frozenset({
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+    'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper', 'param_scheduler',
+    'val_evaluator', 'test_evaluator', 'default_hooks', 'custom_hooks', 'data_preprocessor',
+    'load_from', 'resume', 'launcher', 'env_cfg', 'log_processor', 'log_level', 'visualizer',
+    'default_scope', 'randomness', 'experiment_name', 'model_wrapper_cfg',
+    'find_unused_parameters', 'compile', 'activation_checkpointing', 'efficient_conv_bn_eval',
+    'custom_imports', 'dist_params', 'cudnn_benchmark', 'mp_cfg', 'strategy'})
+# a top-level key this close to a known one (difflib ratio) is taken for a misspelling
+_MISSPELT_CUTOFF = 0.8
 _FORWARDS_KWARGS = re.compile(r'super\(\s*[^)]*\)\s*\.__init__\([^)]*\*\*\s*kwargs', re.S)
 
 
@@ -77,6 +95,9 @@ def check_config(cfg: Config, mode: str = 'train', check_paths: bool = True) -> 
     """
     if mode not in _MODE_SECTIONS:
         raise ValueError(f"mode must be one of {sorted(_MODE_SECTIONS)}, got {mode!r}")
+    check_top_level_keys(cfg)
+    for section in _MODE_SECTIONS[mode] + _VALUE_SECTIONS[mode]:
+        check_values(cfg.get(section), section)
     for section in _MODE_SECTIONS[mode]:
         if cfg.get(section) is None:
             continue
@@ -87,6 +108,46 @@ def check_config(cfg: Config, mode: str = 'train', check_paths: bool = True) -> 
             if section == 'val_dataloader' and cfg.get('val_cfg') is None:
                 continue
             _check_data_paths(cfg[section], section)
+
+
+def check_top_level_keys(cfg: Config) -> None:
+    """Refuse a top-level key that nothing reads and that is a near miss of one that
+    something does (``trian_dataloader``), which would otherwise be ignored silently.
+
+    A config's own variables are allowed: any key not close to a known one, and any
+    key starting with ``_`` (the way to keep a name such as ``train_dataloader2``).
+    """
+    for key in cfg.keys():
+        if key in KNOWN_TOP_LEVEL or key.startswith('_'):
+            continue
+        match = difflib.get_close_matches(key, sorted(KNOWN_TOP_LEVEL), n=1,
+                                          cutoff=_MISSPELT_CUTOFF)
+        if match:
+            raise ConfigError(f"{key}: not a config key anything reads (did you mean "
+                              f"'{match[0]}'?); a variable of your own may start with '_'")
+
+
+def check_option_keys(cfg: Config, options: dict) -> None:
+    """Refuse a ``--cfg-options`` key that would create a new top-level entry nothing
+    reads (``cls_head.num_classes=0`` for ``model.cls_head.num_classes=0``), naming the
+    full keys of the config that end like it."""
+    for key in options:
+        top = key.split('.')[0]
+        if top in cfg or top in KNOWN_TOP_LEVEL:
+            continue
+        ends = sorted(path for path in _dotted_keys(cfg.to_dict(), '')
+                      if path.endswith(f'.{key}') and not path.startswith('_'))
+        hint = (f" (did you mean {' or '.join(ends[:3])}?)" if ends
+                else _closest(top, set(cfg.keys()) | KNOWN_TOP_LEVEL))
+        raise ConfigError(f"--cfg-options {key}: the config has no key '{top}'{hint}")
+
+
+def _dotted_keys(node: Any, key: str) -> Iterator[str]:
+    if isinstance(node, dict):
+        for child_key, child in node.items():
+            path = f'{key}.{child_key}' if key else str(child_key)
+            yield path
+            yield from _dotted_keys(child, path)
 
 
 def _typed_nodes(node: Any, key: str, registry) -> Iterator[Tuple[str, dict, Any]]:

@@ -8,6 +8,10 @@ What it does, and why:
   here: ``env_cfg.num_threads`` if given, else ``OMP_NUM_THREADS`` if set, else
   the CPUs divided evenly among this node's processes and their loader workers
   (at least 1).
+* **Ranks die with torchrun** (``--launcher pytorch``), even when it is SIGKILLed
+  (``videoswin.utils.run_lifetime.die_with_launcher``).
+* **A readable terminal**: mmengine's environment, config and hook dumps go to the
+  run's log file only (``videoswin.utils.console_log``).
 * **Safe checkpoint loading** for mmengine's ``load_from``/``resume``/``load_checkpoint``
   (``videoswin.checkpoint.install_safe_loader``).
 * **Distributed training without GPUs.** mmengine assumes NCCL and CUDA devices:
@@ -33,6 +37,8 @@ from mmengine.logging import print_log
 
 from videoswin.checkpoint import install_safe_loader
 from videoswin.utils import cpu_amp  # noqa: F401  (registers CPUBF16OptimWrapper)
+from videoswin.utils.console_log import quiet_runner_console
+from videoswin.utils.run_lifetime import die_with_launcher
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -43,11 +49,14 @@ def setup_env(cfg: Config) -> None:
     Reads ``cfg.launcher`` ('none', 'pytorch' or 'slurm'; the tools set it from
     ``--launcher``) and ``cfg.env_cfg``.
     """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'pytorch':
+        die_with_launcher()
+    quiet_runner_console()
     install_safe_loader()
     _fix_color_jitter_for_numpy2()
     _cast_mmaction_head_scores_to_float()
     env_cfg = _section(cfg, 'env_cfg')
-    launcher = cfg.get('launcher', 'none')
     if not torch.cuda.is_available():
         _use_cpu_amp(cfg)
         if launcher != 'none':

@@ -12,6 +12,7 @@ import glob
 import logging
 import os
 import os.path as osp
+import re
 import zipfile
 from typing import List, Optional
 
@@ -19,6 +20,7 @@ from mmengine.logging import print_log
 
 POINTER = 'last_checkpoint'
 _TEMP_SUFFIX = '.tmp'
+_TEMP_PID = re.compile(r'^\..+\.(\d+)\.tmp$')  # .NAME.PID.tmp, see temp_name
 
 
 def temp_name(filename: str) -> str:
@@ -50,11 +52,36 @@ def write_text_atomic(path: str, text: str) -> None:
 
 
 def remove_stale_temp_files(folder: str) -> List[str]:
-    """Delete temporary files that killed saves left in ``folder``; returns them."""
-    stale = glob.glob(osp.join(folder, f'.*{_TEMP_SUFFIX}'))
+    """Delete the temporary files that killed saves left in ``folder``; returns them.
+
+    Call it when a run starts, before its first save. A file is stale when the process
+    its name records is dead, or is this one (a pid reused after a restart: this run
+    has not saved yet). Files of another live process are a save in progress and kept.
+    """
+    stale = [path for path in glob.glob(osp.join(folder, f'.*{_TEMP_SUFFIX}'))
+             if _writer_is_gone(osp.basename(path))]
     for path in stale:
-        os.remove(path)
+        try:
+            os.remove(path)
+        except FileNotFoundError:  # removed meanwhile by another run starting here
+            pass
     return stale
+
+
+def _writer_is_gone(name: str) -> bool:
+    match = _TEMP_PID.match(name)
+    if match is None:
+        return False  # not one of ours
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by another user
+        return False
+    return False
 
 
 def is_complete_checkpoint(path: str) -> bool:
