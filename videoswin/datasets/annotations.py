@@ -6,10 +6,11 @@ Formats (mmaction2's, whitespace separated, one sample per line):
 * rawframes: ``frame_dir total_frames label``  (label optional, as above)
 * multi-label (``multi_label=True``): several labels after the path / frame count.
 
-Paths may contain spaces (Kinetics class folders such as ``air drumming/``): the label
-and frame count are read from the *end* of the line, so ``air drumming/x.mp4 3`` parses.
-Multi-label lines cannot tell a space in a path from a separator, so there paths must
-not contain spaces.
+Paths may contain spaces (Kinetics class folders such as ``air drumming/``): they are
+written as they are, unquoted, and the label and frame count are read from the *end* of
+the line, so ``train/air drumming/x.mp4 3`` is the path ``train/air drumming/x.mp4``
+with label 3. Multi-label lines cannot tell a space in a path from a separator, so
+there paths must not contain spaces (or use another ``delimiter``).
 
 Class-index files hold one class name per line, in label order.
 """
@@ -52,18 +53,30 @@ def _lines(path: PathLike) -> Iterable:
                 yield number, line
 
 
+def _fields(line: str, delimiter: Optional[str], max_split: int = -1) -> List[str]:
+    """The fields of ``line`` counted from its end; ``delimiter`` None or ' ': whitespace."""
+    if delimiter is None or delimiter == ' ':
+        return line.rsplit(None, max_split)
+    return [field.strip() for field in line.rsplit(delimiter, max_split)]
+
+
 def parse_video_list(path: PathLike, num_classes: Optional[int] = None,
-                     multi_label: bool = False) -> List[Dict]:
-    """``[{'filename': relative path, 'label': int or [int]}]`` from a video list file."""
+                     multi_label: bool = False, delimiter: Optional[str] = None
+                     ) -> List[Dict]:
+    """``[{'filename': relative path, 'label': int or [int]}]`` from a video list file.
+
+    ``delimiter`` separates the fields (default: whitespace; mmaction2's ``' '`` means
+    the same); the path is everything before the label, spaces included.
+    """
     samples = []
     for number, line in _lines(path):
         where = f'{path}:{number}'
         if multi_label:
-            tokens = line.split()
+            tokens = _fields(line, delimiter)
             labels = [_parse_label(t, where, num_classes) for t in tokens[1:]]
             samples.append(dict(filename=tokens[0], label=labels))
             continue
-        parts = line.rsplit(None, 1)
+        parts = _fields(line, delimiter, 1)
         if len(parts) == 1:
             samples.append(dict(filename=parts[0], label=UNLABELLED))
             continue
@@ -76,8 +89,14 @@ def parse_video_list(path: PathLike, num_classes: Optional[int] = None,
 
 
 def parse_rawframe_list(path: PathLike, num_classes: Optional[int] = None,
-                        multi_label: bool = False) -> List[Dict]:
-    """``[{'frame_dir', 'total_frames', 'label'}]`` from a rawframe list file."""
+                        multi_label: bool = False, with_offset: bool = False) -> List[Dict]:
+    """``[{'frame_dir', 'total_frames', 'label'}]`` from a rawframe list file.
+
+    ``with_offset`` (mmaction2's clips of long videos): ``frame_dir offset total_frames
+    label`` lines; each sample also gets ``offset``.
+    """
+    if with_offset:
+        return _parse_offset_list(path, num_classes)
     samples = []
     for number, line in _lines(path):
         where = f'{path}:{number}'
@@ -102,6 +121,28 @@ def parse_rawframe_list(path: PathLike, num_classes: Optional[int] = None,
         if not _is_int(count) or int(count) < 1:
             raise AnnotationError(f'{where}: total_frames {count!r} is not a positive integer')
         samples.append(dict(frame_dir=frame_dir, total_frames=int(count), label=label))
+    return samples
+
+
+def _parse_offset_list(path: PathLike, num_classes: Optional[int]) -> List[Dict]:
+    samples = []
+    for number, line in _lines(path):
+        where = f'{path}:{number}'
+        tokens = line.rsplit(None, 3)
+        if len(tokens) == 4 and all(_is_int(t) for t in tokens[1:]):
+            frame_dir, offset, count, label_token = tokens
+            label = _parse_label(label_token, where, num_classes)
+        else:
+            tokens = line.rsplit(None, 2)
+            if len(tokens) != 3 or not all(_is_int(t) for t in tokens[1:]):
+                raise AnnotationError(f'{where}: expected "frame_dir offset total_frames '
+                                      f'label", got {line!r}')
+            (frame_dir, offset, count), label = tokens, UNLABELLED
+        if int(count) < 1 or int(offset) < 0:
+            raise AnnotationError(f'{where}: offset {offset} / total_frames {count} must be '
+                                  '>= 0 / >= 1')
+        samples.append(dict(frame_dir=frame_dir, offset=int(offset), total_frames=int(count),
+                            label=label))
     return samples
 
 
