@@ -14,6 +14,7 @@ there paths must not contain spaces (or use another ``delimiter``).
 
 Class-index files hold one class name per line, in label order.
 """
+from itertools import islice
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
@@ -41,16 +42,15 @@ def _parse_label(token: str, where: str, num_classes: Optional[int]) -> int:
     return label
 
 
-def _lines(path: PathLike) -> Iterable:
-    """(line number, stripped text) of the non-blank lines of ``path``."""
+def _lines(path: PathLike, limit: Optional[int] = None) -> Iterable:
+    """(line number, stripped text) of the non-blank lines of ``path`` (the first
+    ``limit`` of them, if given)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'annotation file {path} does not exist')
     with open(path, encoding='utf-8') as f:
-        for number, line in enumerate(f, start=1):
-            line = line.strip()
-            if line:
-                yield number, line
+        numbered = ((number, line.strip()) for number, line in enumerate(f, start=1))
+        yield from islice(((n, line) for n, line in numbered if line), limit)
 
 
 def _fields(line: str, delimiter: Optional[str], max_split: int = -1) -> List[str]:
@@ -61,15 +61,16 @@ def _fields(line: str, delimiter: Optional[str], max_split: int = -1) -> List[st
 
 
 def parse_video_list(path: PathLike, num_classes: Optional[int] = None,
-                     multi_label: bool = False, delimiter: Optional[str] = None
-                     ) -> List[Dict]:
+                     multi_label: bool = False, delimiter: Optional[str] = None,
+                     limit: Optional[int] = None) -> List[Dict]:
     """``[{'filename': relative path, 'label': int or [int]}]`` from a video list file.
 
     ``delimiter`` separates the fields (default: whitespace; mmaction2's ``' '`` means
-    the same); the path is everything before the label, spaces included.
+    the same); the path is everything before the label, spaces included. ``limit``:
+    read only the first samples.
     """
     samples = []
-    for number, line in _lines(path):
+    for number, line in _lines(path, limit):
         where = f'{path}:{number}'
         if multi_label:
             tokens = _fields(line, delimiter)
@@ -89,16 +90,17 @@ def parse_video_list(path: PathLike, num_classes: Optional[int] = None,
 
 
 def parse_rawframe_list(path: PathLike, num_classes: Optional[int] = None,
-                        multi_label: bool = False, with_offset: bool = False) -> List[Dict]:
+                        multi_label: bool = False, with_offset: bool = False,
+                        limit: Optional[int] = None) -> List[Dict]:
     """``[{'frame_dir', 'total_frames', 'label'}]`` from a rawframe list file.
 
     ``with_offset`` (mmaction2's clips of long videos): ``frame_dir offset total_frames
-    label`` lines; each sample also gets ``offset``.
+    label`` lines; each sample also gets ``offset``. ``limit``: the first samples only.
     """
     if with_offset:
-        return _parse_offset_list(path, num_classes)
+        return _parse_offset_list(path, num_classes, limit)
     samples = []
-    for number, line in _lines(path):
+    for number, line in _lines(path, limit):
         where = f'{path}:{number}'
         if multi_label:
             tokens = line.split()
@@ -124,9 +126,10 @@ def parse_rawframe_list(path: PathLike, num_classes: Optional[int] = None,
     return samples
 
 
-def _parse_offset_list(path: PathLike, num_classes: Optional[int]) -> List[Dict]:
+def _parse_offset_list(path: PathLike, num_classes: Optional[int],
+                       limit: Optional[int]) -> List[Dict]:
     samples = []
-    for number, line in _lines(path):
+    for number, line in _lines(path, limit):
         where = f'{path}:{number}'
         tokens = line.rsplit(None, 3)
         if len(tokens) == 4 and all(_is_int(t) for t in tokens[1:]):

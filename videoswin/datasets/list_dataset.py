@@ -24,7 +24,7 @@ class ActionListDataset(RobustLoadingMixin, BaseActionDataset):
         ann_file: the list file.
         pipeline: the transforms.
         data_prefix: ``dict(video=root)`` for videos or ``dict(img=root)`` for rawframes;
-            list paths are relative to it.
+            list paths are relative to it. Default: ``default_data_prefix``.
         num_classes: if given, a label outside ``[0, num_classes)`` is an error naming
             the file and line (multi-label datasets also need it for one-hot labels).
         multi_class: several labels per line (no spaces in paths then).
@@ -41,6 +41,8 @@ class ActionListDataset(RobustLoadingMixin, BaseActionDataset):
             ``' '`` means the same). The path is everything before the label.
         with_offset: rawframe lines are ``frame_dir offset total_frames label``.
     """
+
+    default_data_prefix: Dict[str, str] = dict(video='')
 
     def __init__(self,
                  ann_file: str,
@@ -59,7 +61,7 @@ class ActionListDataset(RobustLoadingMixin, BaseActionDataset):
                  delimiter: Optional[str] = None,
                  with_offset: bool = False,
                  **kwargs) -> None:
-        data_prefix = dict(data_prefix if data_prefix is not None else dict(video=''))
+        data_prefix = dict(data_prefix if data_prefix is not None else self.default_data_prefix)
         self.rawframes = 'img' in data_prefix
         self.filename_tmpl = filename_tmpl
         self.delimiter = delimiter

@@ -37,7 +37,7 @@ class VideoDataset(ActionListDataset):
 
     def __init__(self, ann_file: str, pipeline: Pipeline,
                  data_prefix: Optional[Dict] = None, **kwargs) -> None:
-        data_prefix = dict(video='') if data_prefix is None else data_prefix
+        data_prefix = self.default_data_prefix if data_prefix is None else data_prefix
         if 'video' not in data_prefix or 'img' in data_prefix:
             raise ValueError(f"VideoDataset reads videos: data_prefix must be dict(video=ROOT), "
                              f'got {dict(data_prefix)} (frame folders: RawframeDataset)')
@@ -56,9 +56,11 @@ class RawframeDataset(ActionListDataset):
         **kwargs: see :class:`~videoswin.datasets.list_dataset.ActionListDataset`.
     """
 
+    default_data_prefix = dict(img='')
+
     def __init__(self, ann_file: str, pipeline: Pipeline,
                  data_prefix: Optional[Dict] = None, **kwargs) -> None:
-        data_prefix = dict(img='') if data_prefix is None else data_prefix
+        data_prefix = self.default_data_prefix if data_prefix is None else data_prefix
         if 'img' not in data_prefix:
             raise ValueError(f'RawframeDataset reads frame folders: data_prefix must be '
                              f'dict(img=ROOT), got {dict(data_prefix)} (videos: VideoDataset)')
