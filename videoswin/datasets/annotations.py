@@ -20,6 +20,16 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 PathLike = Union[str, Path]
 UNLABELLED = -1
+# the video list format, as the list builders' --help and docs/datasets.md state it
+VIDEO_LIST_FORMAT = """\
+list file format: one video per line, "<path> <label>", the path relative to the
+video root, written as it is on disk (no quotes, no escapes), the label last:
+    train/air drumming/b0c1d2e3f4g_000010_000020.mp4 3
+A path may hold spaces: the video datasets of the videoswin scope (KineticsDataset,
+SthV2Dataset, VideoDataset) read the label from the end of the line and the path as
+everything before it (RawframeDataset likewise reads "<frame folder> <frames> <label>").
+Unlabelled lists (test splits) hold the path alone (label -1). Class index: one class
+name per line, in label order."""
 
 
 class AnnotationError(ValueError):
