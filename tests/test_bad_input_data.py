@@ -20,10 +20,12 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from test_data_tools import tool
 
+from videoswin.datasets import BadSampleError
 from videoswin.datasets.annotations import parse_video_list
 from videoswin.datasets.sample_data import damage, make_kinetics
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
+from videoswin.utils.errors import one_line
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ('air drumming', 'abseiling', 'zumba')
@@ -146,7 +148,8 @@ LOADED = r"cannot load \S.*/val/\S.*\.mp4: "
 SKIP_HINT = r"set on_bad_sample='skip' on the dataset"
 ROWS = [
     pytest.param(_damage_first('val', 'zero'), 'test.py', 1,
-                 rf'^error: BadSampleError: {LOADED}RuntimeError: Error reading 0 bytes.*{SKIP_HINT}',
+                 rf'^error: BadSampleError: {LOADED}RuntimeError: Error reading 0 bytes'
+                 rf'.*{SKIP_HINT}',
                  id='test video of 0 bytes'),
     pytest.param(_damage_first('val', 'corrupt_tail'), 'test.py', 1,
                  rf'^error: BadSampleError: {LOADED}.*decod.*{SKIP_HINT}',
@@ -224,3 +227,40 @@ def test_bad_data_input_gives_its_line(data, tmp_path, capfd, damage_fn, tool_na
     assert len(errors) == (1 if line.startswith('^error: ') else 0), errors
     assert not any(printed.startswith('Traceback') or 'DataLoader worker process' in printed
                    for printed in stderr_lines), stderr_lines[-20:]
+
+
+class TwoArgumentError(Exception):
+    """torch cannot rebuild it from one message: it re-raises a RuntimeError instead."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f'{path}: {reason}\nsecond line')
+
+
+class FailingDataset(torch.utils.data.Dataset):
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int):
+        try:
+            raise OSError('decoder said no')
+        except OSError as cause:
+            raise self.error from cause
+
+
+@pytest.mark.parametrize('error, expected', [
+    (BadSampleError("cannot load /v/air drumming/x.mp4: VideoReadError: cannot decode. "
+                    "set on_bad_sample='skip' on the dataset."),
+     "BadSampleError: cannot load /v/air drumming/x.mp4: VideoReadError: cannot decode. "
+     "set on_bad_sample='skip' on the dataset."),
+    (KeyError('filename'), "KeyError: 'filename'"),
+    (TwoArgumentError('/v/x.mp4', 'bad'), 'TwoArgumentError: /v/x.mp4: bad; second line'),
+])
+def test_an_error_in_a_loader_worker_becomes_the_workers_own_line(error, expected):
+    loader = torch.utils.data.DataLoader(FailingDataset(error), num_workers=1)
+    with pytest.raises(Exception) as raised:
+        next(iter(loader))
+    assert 'DataLoader worker process 0' in str(raised.value)  # torch's wrapper
+    assert one_line(raised.value) == expected

@@ -5,14 +5,12 @@ offsets when the decoder fails) and knows it is bad in epoch 2; the resumed run 
 with an empty ledger and decodes it again in epoch 2. Both must replace it by the same
 sample with the same augmentations, so the weights end bitwise equal.
 """
-import signal
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.dataset import DefaultSampler
-from test_resume_tools import CONFIG, PAUSED, REPO, _train, _weights
+from test_resume_tools import CONFIG, REPO, _kill_after_iteration_6, _train, _weights
 
 from videoswin.datasets.annotations import parse_video_list
 from videoswin.datasets.sample_data import damage
@@ -58,17 +56,7 @@ def test_sigkill_then_resume_over_a_video_failing_mid_decode_is_bitwise_exact(co
     _train(config, straight)
     assert 'bad sample' in (tmp_path / 'straight.out').read_text()
 
-    marker = tmp_path / 'paused'
-    paused_config = tmp_path / 'paused.py'
-    paused_config.write_text(PAUSED.format(config=config, marker=marker))
-    process = _train(paused_config, killed, wait=False)
-    deadline = time.time() + 300
-    while not marker.exists():
-        assert process.poll() is None, (tmp_path / 'killed.out').read_text()
-        assert time.time() < deadline, 'the run never reached iteration 6'
-        time.sleep(0.1)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=60) == -signal.SIGKILL
+    _kill_after_iteration_6(config, killed)
     log_before = (tmp_path / 'killed.out').read_text()
 
     _train(config, killed, '--resume')
