@@ -63,22 +63,27 @@ def _weights(checkpoint: Path) -> dict:
     return safe_load(str(checkpoint))['state_dict']
 
 
+def _kill_after_iteration_6(config: Path, work_dir: Path) -> None:
+    """Train ``config`` in ``work_dir`` until it pauses after iteration 6; SIGKILL it there."""
+    marker = work_dir.parent / f'{work_dir.name}.paused'
+    paused_config = work_dir.parent / f'{work_dir.name}_paused.py'
+    paused_config.write_text(PAUSED.format(config=config, marker=marker))
+    process = _train(paused_config, work_dir, wait=False)
+    deadline = time.time() + 300
+    while not marker.exists():
+        assert process.poll() is None, (work_dir.parent / f'{work_dir.name}.out').read_text()
+        assert time.time() < deadline, 'the run never reached iteration 6'
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+
+
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(config, tmp_path):
     straight, killed = tmp_path / 'straight', tmp_path / 'killed'
     _train(config, straight)
 
-    marker = tmp_path / 'paused'
-    paused_config = tmp_path / 'paused.py'
-    paused_config.write_text(PAUSED.format(config=config, marker=marker))
-    process = _train(paused_config, killed, wait=False)
-    deadline = time.time() + 300
-    while not marker.exists():
-        assert process.poll() is None, (tmp_path / 'killed.out').read_text()
-        assert time.time() < deadline, 'the run never reached iteration 6'
-        time.sleep(0.1)
-    process.send_signal(signal.SIGKILL)  # after iteration 6: batch 2 of epoch 2
-    assert process.wait(timeout=60) == -signal.SIGKILL
+    _kill_after_iteration_6(config, killed)  # batch 2 of epoch 2
     assert (killed / POINTER).read_text() == str(killed / 'iter_6.pth')
     assert not (killed / 'epoch_2.pth').exists()
 

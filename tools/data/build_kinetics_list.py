@@ -17,14 +17,18 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from videoswin.datasets.annotations import read_class_names, write_class_names, write_video_list
+from videoswin.datasets.annotations import (VIDEO_LIST_FORMAT, read_class_names,
+                                            write_class_names, write_video_list)
 from videoswin.datasets.kinetics_annotations import (KNOWN_CLASS_COUNTS, VIDEO_EXTENSIONS,
                                                      index_video_files, kinetics_class_names,
                                                      match_clips, read_kinetics_csv)
+from videoswin.utils.errors import run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog=VIDEO_LIST_FORMAT,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('csv', nargs='+', help='official CSV files (train.csv, val.csv, ...)')
     parser.add_argument('--video-root', required=True, help='folder holding the videos')
     parser.add_argument('--out-dir', required=True, help='where the list files go')
@@ -77,4 +81,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

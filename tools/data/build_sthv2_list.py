@@ -16,16 +16,20 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from videoswin.datasets.annotations import write_class_names, write_video_list
+from videoswin.datasets.annotations import (VIDEO_LIST_FORMAT, write_class_names,
+                                            write_video_list)
 from videoswin.datasets.sthv2_annotations import (LABELS_FILE_NAME, SSV2_NUM_CLASSES,
                                                   class_names_in_order, read_sthv2_labels,
                                                   read_sthv2_split)
+from videoswin.utils.errors import run_cli
 
 SPLITS = (('train', 'train'), ('validation', 'val'), ('test', 'test'))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog=VIDEO_LIST_FORMAT,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('ann_dir', help='folder with the something-something-v2-*.json files')
     parser.add_argument('--out-dir', required=True, help='where the list files go')
     parser.add_argument('--video-root', help='check that each video exists here')
@@ -72,4 +76,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -21,6 +21,7 @@ from mmengine.utils import track_parallel_progress, track_progress
 
 from videoswin.datasets.annotations import parse_video_list
 from videoswin.datasets.video_probe import BACKENDS, probe_video
+from videoswin.utils.errors import run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -53,4 +54,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

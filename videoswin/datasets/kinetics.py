@@ -66,6 +66,11 @@ class KineticsDataset(ActionListDataset):
         index = index_video_files(self.root, self.video_extensions)
         found, missing = match_clips(clips, index, names, source=self.ann_file)
         self.missing_videos = [clip.stem for clip in missing]
+        if clips and not found:
+            raise FileNotFoundError(
+                f'{self.ann_file}: none of its {len(clips)} clips has a video under '
+                f'{self.root} (looked for {clips[0].stem}.mp4 and the like in any sub-folder); '
+                'set data_prefix=dict(video=...) to the folder holding the videos')
         if missing:
             print_log(f'{self.ann_file}: {len(missing)} of {len(clips)} clips have no video '
                       f'under {self.root} and are left out (e.g. {missing[0].stem})',

@@ -1,7 +1,10 @@
 """``ActionListDataset``: videos or rawframes from a list file, robust to damaged samples.
 
-The base of :class:`~videoswin.datasets.KineticsDataset` and
-:class:`~videoswin.datasets.SthV2Dataset`. The format follows ``data_prefix``, as in
+The base of every dataset a config names in the ``videoswin`` scope:
+:class:`~videoswin.datasets.KineticsDataset`, :class:`~videoswin.datasets.SthV2Dataset`
+and mmaction2's names :class:`~videoswin.datasets.VideoDataset` and
+:class:`~videoswin.datasets.RawframeDataset`, so they all read the same list files and
+share one bad-sample policy. The format follows ``data_prefix``, as in
 mmaction2: ``dict(video=root)`` reads ``path label`` lines (VideoDataset's format),
 ``dict(img=root)`` reads ``frame_dir total_frames label`` lines (RawframeDataset's).
 """
@@ -21,7 +24,7 @@ class ActionListDataset(RobustLoadingMixin, BaseActionDataset):
         ann_file: the list file.
         pipeline: the transforms.
         data_prefix: ``dict(video=root)`` for videos or ``dict(img=root)`` for rawframes;
-            list paths are relative to it.
+            list paths are relative to it. Default: ``default_data_prefix``.
         num_classes: if given, a label outside ``[0, num_classes)`` is an error naming
             the file and line (multi-label datasets also need it for one-hot labels).
         multi_class: several labels per line (no spaces in paths then).
@@ -34,7 +37,12 @@ class ActionListDataset(RobustLoadingMixin, BaseActionDataset):
         start_index: index of the first frame; default 0 for videos, 1 for rawframes.
         class_names: names of the classes in label order, stored in
             ``metainfo['classes']`` (demos and confusion matrices read them).
+        delimiter: field separator of video lists (default whitespace; mmaction2's
+            ``' '`` means the same). The path is everything before the label.
+        with_offset: rawframe lines are ``frame_dir offset total_frames label``.
     """
+
+    default_data_prefix: Dict[str, str] = dict(video='')
 
     def __init__(self,
                  ann_file: str,
@@ -50,10 +58,14 @@ class ActionListDataset(RobustLoadingMixin, BaseActionDataset):
                  start_index: Optional[int] = None,
                  modality: str = 'RGB',
                  class_names: Optional[Sequence[str]] = None,
+                 delimiter: Optional[str] = None,
+                 with_offset: bool = False,
                  **kwargs) -> None:
-        data_prefix = dict(data_prefix if data_prefix is not None else dict(video=''))
+        data_prefix = dict(data_prefix if data_prefix is not None else self.default_data_prefix)
         self.rawframes = 'img' in data_prefix
         self.filename_tmpl = filename_tmpl
+        self.delimiter = delimiter
+        self.with_offset = with_offset
         self._class_names = list(class_names) if class_names is not None else None
         self._init_policy(on_bad_sample, test_mode, max_bad_in_a_row, probe_workers)
         if start_index is None:
@@ -73,11 +85,13 @@ class ActionListDataset(RobustLoadingMixin, BaseActionDataset):
         if limit is None and self._class_names is not None:
             limit = len(self._class_names)
         if self.rawframes:
-            samples = parse_rawframe_list(self.ann_file, limit, self.multi_class)
+            samples = parse_rawframe_list(self.ann_file, limit, self.multi_class,
+                                          self.with_offset)
             for sample in samples:
                 sample['frame_dir'] = osp.join(self.root, sample['frame_dir'])
         else:
-            samples = parse_video_list(self.ann_file, limit, self.multi_class)
+            samples = parse_video_list(self.ann_file, limit, self.multi_class,
+                                       self.delimiter)
             for sample in samples:
                 sample['filename'] = osp.join(self.root, sample['filename'])
         self._set_classes()

@@ -5,7 +5,9 @@ Policies (``on_bad_sample``):
 * ``'replace'`` (training default): the sample is logged once by name, marked bad, and a
   random other sample is returned instead; the epoch goes on. A marked sample is never
   decoded again. ``max_bad_in_a_row`` failures in a row stop the run: that is a broken
-  pipeline or data root, not a few damaged files.
+  pipeline or data root, not a few damaged files. The replacement is drawn from the
+  random state the request came with, whatever the failure consumed, so an exact resume
+  stays exact.
 * ``'error'`` (test default): stop with the file name. An accuracy must never be
   silently measured over a subset.
 * ``'skip'`` (test only): every sample is probed when the dataset is built (first and
@@ -26,6 +28,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
+
+from videoswin.engine.seeding import cpu_rng_state, set_cpu_rng_state
 
 from .video_probe import one_line, probe_rawframes, probe_video
 
@@ -185,31 +189,47 @@ class RobustLoadingMixin:
         return data
 
     def _load_replacing(self, idx: int) -> dict:
-        """The sample ``idx``, or if it is bad a random good one (counted once per call)."""
-        requested, last_failure = idx, 'the pipeline returned None'
-        requested_bad = False
-        for _ in range(self.max_bad_in_a_row + 1):
+        """The sample ``idx``, or if it is bad a random good one (counted once per call).
+
+        The replacement does not depend on how or when the sample failed: on open,
+        part-way through decoding after the pipeline drew its crops, or not at all
+        because an earlier epoch or another worker marked it bad. A resumed run, whose
+        ledger starts empty, decodes again what the uninterrupted run knew to be bad;
+        it must still draw the same replacement and the same augmentations. So every
+        attempt starts from the random state the request came with, and attempt ``k``
+        loads the ``k``-th index drawn from that state.
+        """
+        start = cpu_rng_state()
+        requested_bad, last_failure = False, 'the pipeline returned None'
+        for attempt in range(self.max_bad_in_a_row + 1):
+            if attempt:
+                set_cpu_rng_state(start)
+                idx = self._replacement(attempt)
             if self.bad_samples.is_known_bad(idx):
-                requested_bad = requested_bad or idx == requested
+                requested_bad = requested_bad or not attempt
                 last_failure = f'{self.sample_name(idx)} is known to be bad'
-                idx = self._rand_another()
                 continue
             try:
                 data = self.prepare_data(idx)
             except Exception as err:
-                requested_bad = requested_bad or idx == requested
+                requested_bad = requested_bad or not attempt
                 last_failure = f'{self.sample_name(idx)}: {one_line(err)}'
                 if self.bad_samples.mark_bad(idx):
                     print_log(f'bad sample {last_failure}; replaced by another sample, now '
                               'and in later epochs', logger='current', level=logging.WARNING)
-                idx = self._rand_another()
                 continue
             if data is not None:
                 if requested_bad:
                     self.bad_samples.count_replacement()
                 return data
-            idx = self._rand_another()  # mmengine's convention: None asks for another sample
+            # mmengine's convention: None asks for another sample
         raise BadSampleError(
             f'{self.max_bad_in_a_row + 1} samples in a row could not be loaded (last: '
             f'{last_failure}). This is a broken pipeline or data root rather than a few '
             'damaged videos.')
+
+    def _replacement(self, attempt: int) -> int:
+        """The ``attempt``-th index ``_rand_another`` draws from the current random state."""
+        for _ in range(attempt):
+            idx = self._rand_another()
+        return idx

@@ -23,7 +23,7 @@ import numpy as np
 from videoswin.utils.video_io import write_video
 
 PathLike = Union[str, Path]
-DAMAGE_KINDS = ('zero', 'truncated', 'garbage', 'missing')
+DAMAGE_KINDS = ('zero', 'truncated', 'garbage', 'missing', 'corrupt_tail')
 SSV2_TEMPLATES = ('Pushing [something] from left to right',
                   'Pushing [something] from right to left',
                   'Moving [something] up', 'Moving [something] down')
@@ -111,7 +111,9 @@ def encode_h264(path: PathLike, frames: np.ndarray, fps: float = 25,
 
 def damage(path: PathLike, kind: str, seed: int = 0) -> None:
     """Damage a video file in place: 'zero' bytes, 'truncated' to 40 %, 'garbage' bytes,
-    or 'missing' (deleted)."""
+    'missing' (deleted), or 'corrupt_tail' (MP4 only: the second half of the coded
+    frames overwritten with zeros; the file opens and its first frames decode, the
+    later ones fail: damage a quick check of the first frame does not see)."""
     path = Path(path)
     if kind == 'missing':
         path.unlink()
@@ -124,8 +126,32 @@ def damage(path: PathLike, kind: str, seed: int = 0) -> None:
         size = max(path.stat().st_size, 2048)
         noise = np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8)
         path.write_bytes(noise.tobytes())
+    elif kind == 'corrupt_tail':
+        data = bytearray(path.read_bytes())
+        begin, end = _mp4_box(data, b'mdat', path)
+        middle = (begin + end) // 2
+        data[middle:end] = bytes(end - middle)
+        path.write_bytes(bytes(data))
     else:
         raise ValueError(f'damage kind must be one of {DAMAGE_KINDS}, got {kind!r}')
+
+
+def _mp4_box(data: bytes, name: bytes, path: Path) -> Tuple[int, int]:
+    """(start, end) of the payload of the top-level MP4 box ``name``."""
+    offset = 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset:offset + 4], 'big')
+        header = 8
+        if size == 1:  # 64-bit size follows the type
+            size, header = int.from_bytes(data[offset + 8:offset + 16], 'big'), 16
+        elif size == 0:  # the box runs to the end of the file
+            size = len(data) - offset
+        if data[offset + 4:offset + 8] == name:
+            return offset + header, offset + size
+        if size < header:
+            break
+        offset += size
+    raise ValueError(f'{path}: no {name.decode()} box; corrupt_tail needs an MP4 file')
 
 
 def make_kinetics(root: PathLike,

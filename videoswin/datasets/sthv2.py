@@ -50,8 +50,8 @@ class SthV2Dataset(ActionListDataset):
         if not str(self.ann_file).lower().endswith('.json'):
             return super().load_data_list()
         if self.rawframes:
-            raise ValueError(f'{self.ann_file}: for rawframes build a list file with '
-                             'tools/data/build_sthv2_list.py --format rawframes')
+            raise ValueError(f'{self.ann_file}: the official JSON names videos; for '
+                             'rawframes give a list file of "<id> total_frames label" lines')
         if labels is None:
             raise FileNotFoundError(f'{self.ann_file}: the labels file {LABELS_FILE_NAME} is '
                                     'not next to it; pass labels_file=')

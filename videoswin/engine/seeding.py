@@ -7,7 +7,7 @@ checkpoint holds, has to be restored. See ``videoswin.engine.loops``.
 """
 import random
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Tuple
 
 import numpy as np
 import torch
@@ -36,19 +36,32 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+RngState = Tuple[object, dict, torch.Tensor]
+
+
+def cpu_rng_state() -> RngState:
+    """The states of the three CPU generators (``random``, numpy's global one, torch's)."""
+    return random.getstate(), np.random.get_state(legacy=False), torch.random.get_rng_state()
+
+
+def set_cpu_rng_state(state: RngState) -> None:
+    """Put back a state taken by :func:`cpu_rng_state`."""
+    py_state, np_state, torch_state = state
+    random.setstate(py_state)
+    np.random.set_state(np_state)
+    torch.random.set_rng_state(torch_state)
+
+
 @contextmanager
 def forked_rng(seed: int) -> Iterator[None]:
     """Run the body with the three CPU generators (``random``, numpy's global one,
     torch's CPU one) seeded by ``seed``, then put their previous states back, so the
     caller's random stream is untouched. Device generators are left alone."""
-    py_state, np_state, torch_state = random.getstate(), np.random.get_state(), \
-        torch.random.get_rng_state()
+    saved = cpu_rng_state()
     random.seed(seed)
     np.random.seed(seed & 0xFFFFFFFF)
     torch.random.default_generator.manual_seed(seed)
     try:
         yield
     finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-        torch.random.set_rng_state(torch_state)
+        set_cpu_rng_state(saved)

@@ -18,6 +18,7 @@ import torch
 from mmengine.config import Config
 
 from videoswin import registry as R
+from videoswin.datasets.listed_files import check_listed_files
 
 from .config_values import check_values
 from .errors import ConfigError
@@ -266,3 +267,4 @@ def _check_data_paths(dataloader: dict, section: str) -> None:
         if missing:
             name, folder = missing[0]
             raise ConfigError(f'{key}.data_prefix.{name}: no such folder: {folder}')
+        check_listed_files(dataset, key)  # the first listed files are under the root

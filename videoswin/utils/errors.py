@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 DEBUG_FLAG = '--debug'
 DEBUG_ENV = 'VIDEOSWIN_DEBUG'
@@ -42,13 +42,42 @@ def one_line(exc: BaseException) -> str:
         message = str(exc)
     if not message and exc.__cause__ is not None:
         return one_line(exc.__cause__)
+    name = type(exc).__name__
+    name, message = worker_exception(message) or (name, message)
     chain = _BUILDER_PREFIX.findall(message)
     if chain:
         message = ' > '.join(chain) + ': ' + _BUILDER_PREFIX.sub('', message)
     message = '; '.join(part.strip() for part in message.splitlines() if part.strip())
     if len(message) > MAX_LINE:
         message = message[:MAX_LINE - 3] + '...'
-    return f'{type(exc).__name__}: {message}' if message else type(exc).__name__
+    return f'{name}: {message}' if message else name
+
+
+# -- errors raised in DataLoader workers -----------------------------------------------
+# torch re-raises a worker's exception in the main process with the worker's whole
+# traceback as its message: "Caught BadSampleError in DataLoader worker process 0.\n
+# Original Traceback (most recent call last):\n  File ...\nmodule.BadSampleError: ...".
+# The line a user needs (the file, what was wrong, what to do) is the last part.
+_WORKER_WRAPPER = re.compile(r'Caught \w+ in DataLoader worker process \d+\.\s*\n'
+                             r'Original Traceback \(most recent call last\):')
+_TRACEBACK_HEADER = 'Traceback (most recent call last):'
+_QUALIFIED_TYPE = re.compile(r'^(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)(?::\s?(.*))?$', re.S)
+
+
+def worker_exception(message: str) -> Optional[Tuple[str, str]]:
+    """``(type name, message)`` of the exception a loader worker raised, or None when
+    ``message`` is not torch's re-raised worker traceback."""
+    if not _WORKER_WRAPPER.match(message):
+        return None
+    lines = message.rstrip().splitlines()
+    header = max(i for i, line in enumerate(lines) if line.endswith(_TRACEBACK_HEADER))
+    own = lines[header + 1:]
+    while own and (not own[0].strip() or own[0].startswith(' ')):  # the frames
+        own = own[1:]
+    match = _QUALIFIED_TYPE.match('\n'.join(own)) if own else None
+    if match is None:
+        return None
+    return match.group(1), (match.group(2) or '').strip()
 
 
 def _log_file_handlers() -> list:
