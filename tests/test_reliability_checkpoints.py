@@ -16,7 +16,7 @@ from mmengine.hooks import Hook
 from test_reliability_toys import assert_same_weights, clone_state, make_runner
 
 from videoswin.checkpoint import safe_load
-from videoswin.engine.hooks.checkpoint_files import (POINTER, commit,
+from videoswin.engine.checkpoint_files import (POINTER, commit,
                                                      find_resumable_checkpoint,
                                                      is_complete_checkpoint,
                                                      write_pointer)

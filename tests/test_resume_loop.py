@@ -6,7 +6,7 @@ from mmengine.runner import EpochBasedTrainLoop
 from test_reliability_toys import (CrashAfter, NoisyDataset, assert_same_weights,
                                    clone_state, make_runner)
 
-from videoswin.engine.hooks.checkpoint_files import find_resumable_checkpoint
+from videoswin.engine.checkpoint_files import find_resumable_checkpoint
 from videoswin.engine.resumable_data import ResumableSampler, SampleKey, SeededDataset
 
 

@@ -12,7 +12,7 @@ import torch
 
 from videoswin.checkpoint import safe_load
 from videoswin.datasets.synthetic import make_synthetic_dataset
-from videoswin.engine.hooks.checkpoint_files import POINTER
+from videoswin.engine.checkpoint_files import POINTER
 
 REPO = Path(__file__).resolve().parents[1]
 # the demo model on 8 synthetic clips, batch 2: 4 iterations an epoch, 2 epochs;

@@ -17,7 +17,7 @@ from typing import Callable, Dict, List
 import pytest
 
 from videoswin.datasets.synthetic import make_synthetic_dataset
-from videoswin.engine.hooks.checkpoint_files import remove_stale_temp_files, temp_name
+from videoswin.engine.checkpoint_files import remove_stale_temp_files, temp_name
 from videoswin.utils.run_lifetime import LOCK_NAME
 
 REPO = Path(__file__).resolve().parents[1]

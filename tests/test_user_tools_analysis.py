@@ -127,7 +127,7 @@ def test_fusion_with_softmax_and_mean_class_accuracy_equal_mmaction(tmp_path, rn
     soft = [np.exp(logits * k) / np.exp(logits * k).sum(1, keepdims=True) for k in (1, 2)]
     np.testing.assert_allclose(fused.scores, 0.3 * soft[0] + 0.7 * soft[1], atol=1e-6)
 
-    from videoswin.apis.predictions import mean_class_accuracy, top_k_accuracy
+    from videoswin.evaluation import mean_class_accuracy, top_k_accuracy
     expected_mean = mma_mean_class_accuracy(list(fused.scores), list(labels))
     assert mean_class_accuracy(fused.scores, fused.labels) == pytest.approx(expected_mean,
                                                                             abs=1e-12)
@@ -158,7 +158,7 @@ def test_confusion_matrix_png_shows_the_true_matrix(tmp_path, rng, capsys):
     pixels = image_pixels(out)
     assert pixels.std() > 20, 'the confusion-matrix image is blank'
     counts = mma_confusion_matrix(scores.argmax(1).astype(np.int64), labels.astype(np.int64))
-    from videoswin.apis.predictions import confusion_matrix
+    from videoswin.evaluation import confusion_matrix
     np.testing.assert_array_equal(confusion_matrix(scores.argmax(1), labels, 5), counts)
     accuracy = np.trace(counts) / counts.sum()
     assert f'top-1 {accuracy:.4f}' in capsys.readouterr().out

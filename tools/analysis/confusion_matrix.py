@@ -16,7 +16,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from videoswin.apis.predictions import confusion_matrix, load_predictions
+from videoswin.apis.predictions import load_predictions
+from videoswin.evaluation import confusion_matrix
 
 # Beyond these sizes, tick labels and cell values overlap into noise.
 MAX_TICK_LABELS = 60

@@ -11,7 +11,8 @@ Example::
 import argparse
 import sys
 
-from videoswin.apis.predictions import accuracy_report, fuse_predictions, load_predictions
+from videoswin.apis.predictions import fuse_predictions, load_predictions
+from videoswin.evaluation import accuracy_report
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -41,10 +42,10 @@ def main(argv=None) -> int:
         return 1
     if len(predictions) > 1:
         for path, single in zip(args.preds, predictions):
-            print(f'{path}: ' + _format(accuracy_report(single)))
+            print(f'{path}: ' + _format(accuracy_report(single.scores, single.labels)))
     label = 'fused' if len(predictions) > 1 else args.preds[0]
     print(f'{label} ({len(fused.labels)} videos, {fused.num_classes} classes): '
-          + _format(accuracy_report(fused)))
+          + _format(accuracy_report(fused.scores, fused.labels)))
     return 0
 
 

@@ -16,7 +16,7 @@ import io
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -155,40 +155,3 @@ def fuse_predictions(predictions: Sequence[Predictions], coefficients: Sequence[
     fused = sum(c * (softmax(p.scores) if apply_softmax else p.scores)
                 for c, p in zip(coefficients, predictions))
     return Predictions(scores=fused, labels=first.labels, filenames=first.filenames)
-
-
-def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """Fraction of rows whose true label is among the ``k`` highest scores."""
-    k = min(k, scores.shape[1])
-    top = np.argsort(scores, axis=1)[:, -k:]
-    return float((top == labels[:, None]).any(axis=1).mean())
-
-
-def confusion_matrix(pred_labels: np.ndarray, labels: np.ndarray,
-                     num_classes: int) -> np.ndarray:
-    """(K, K) counts: row = true class, column = predicted class."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (labels, pred_labels), 1)
-    return matrix
-
-
-def mean_class_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mean of per-class recall over the classes that occur as truth or prediction.
-
-    This is mmaction2's definition (the ``acc/mean1`` that ``tools/test.py`` prints):
-    a class that is predicted but never true counts with recall 0.
-    """
-    pred = scores.argmax(axis=1)
-    matrix = confusion_matrix(pred, labels, scores.shape[1])
-    present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
-    true_count = matrix.sum(axis=1)[present]
-    hits = np.diag(matrix)[present]
-    recall = np.divide(hits, true_count, out=np.zeros(len(hits)), where=true_count > 0)
-    return float(recall.mean())
-
-
-def accuracy_report(predictions: Predictions, topk: Tuple[int, ...] = (1, 5)) -> dict:
-    """``{'top1': .., 'top5': .., 'mean_class_accuracy': ..}`` of one (possibly fused) run."""
-    report = {f'top{k}': top_k_accuracy(predictions.scores, predictions.labels, k) for k in topk}
-    report['mean_class_accuracy'] = mean_class_accuracy(predictions.scores, predictions.labels)
-    return report

@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 from mmaction.datasets import BaseActionDataset
 
 from .annotations import parse_rawframe_list, parse_video_list
-from .robust import RobustLoadingMixin
+from .bad_sample_policy import RobustLoadingMixin
 
 
 class ActionListDataset(RobustLoadingMixin, BaseActionDataset):
@@ -29,7 +29,7 @@ class ActionListDataset(RobustLoadingMixin, BaseActionDataset):
             the file and line (multi-label datasets also need it for one-hot labels).
         multi_class: several labels per line (no spaces in paths then).
         test_mode: validation / test set.
-        on_bad_sample: 'replace' | 'error' | 'skip' (see :mod:`.robust`); default
+        on_bad_sample: 'replace' | 'error' | 'skip' (see :mod:`.bad_sample_policy`); default
             'replace' in training, 'error' in testing.
         max_bad_in_a_row: in 'replace' mode, this many failures in a row stop the run.
         probe_workers: threads probing the files in 'skip' mode.

@@ -7,7 +7,7 @@ test time as the first sample's error. :func:`check_listed_files` looks at the f
 few samples of the list when the config is checked, so the mistake is one line naming
 the config key, the root and a listed path, with the folder that would fit when there
 is one nearby. A few missing files among present ones are damaged data, left to the
-bad-sample policy (:mod:`.robust`).
+bad-sample policy (:mod:`.bad_sample_policy`).
 """
 import json
 import os

@@ -9,7 +9,7 @@ every dataset of this package does:
 * list files whose paths hold spaces, as ``tools/data/build_kinetics_list.py`` writes
   them (``train/air drumming/x.mp4 3``), are read: the label comes from the end of the
   line (mmaction2's class splits on every space and fails);
-* a damaged sample is handled by the bad-sample policy of :mod:`.robust` (replaced in
+* a damaged sample is handled by the bad-sample policy of :mod:`.bad_sample_policy` (replaced in
   training, named at test time) instead of ending the run;
 * a malformed line is an error naming ``file:line``.
 

@@ -36,7 +36,7 @@ from mmengine.dist import init_dist, is_distributed
 from mmengine.logging import print_log
 
 from videoswin.checkpoint import install_safe_loader
-from videoswin.utils import cpu_amp  # noqa: F401  (registers CPUBF16OptimWrapper)
+from videoswin.engine.optimizers import CPUBF16OptimWrapper  # noqa: F401  (registered)
 from videoswin.utils.console_log import quiet_runner_console
 from videoswin.utils.run_lifetime import die_with_launcher
 

@@ -36,8 +36,6 @@ OPS: Tuple[str, ...] = (
     'identity', 'autocontrast', 'equalize', 'invert', 'rotate', 'posterize', 'solarize',
     'color', 'contrast', 'brightness', 'sharpness', 'shear_x', 'shear_y', 'translate_x',
     'translate_y', 'cutout', 'blur', 'smooth')
-SIGNED = {'rotate', 'color', 'contrast', 'brightness', 'sharpness', 'shear_x', 'shear_y',
-          'translate_x', 'translate_y'}
 
 
 def op_strength(op: str, magnitude: float) -> float:

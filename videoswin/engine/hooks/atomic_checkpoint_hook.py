@@ -10,7 +10,7 @@ from mmengine.hooks import CheckpointHook
 from videoswin.engine.loops import ResumableEpochBasedTrainLoop
 from videoswin.registry import HOOKS
 
-from .checkpoint_files import (commit, find_resumable_checkpoint, remove_stale_temp_files,
+from ..checkpoint_files import (commit, find_resumable_checkpoint, remove_stale_temp_files,
                                temp_name, write_pointer)
 
 MID_EPOCH_KEY = 'mid_epoch_ckpt'  # message-hub entry: file name of the current one

@@ -1,6 +1,6 @@
 """``BadSampleHook``: how many damaged samples were replaced this epoch, and which files.
 
-The datasets (``videoswin.datasets.robust``) log each bad file once, from whichever
+The datasets (``videoswin.datasets.bad_sample_policy``) log each bad file once, from whichever
 loader worker meets it, and count every replacement in shared memory. This hook turns
 the counts into one line per epoch (summed over all processes when distributed), plus
 ``train/bad_samples_replaced`` in the message hub's info, and reports the samples

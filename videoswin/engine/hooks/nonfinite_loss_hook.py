@@ -15,7 +15,7 @@ from mmengine.hooks import Hook
 
 from videoswin.registry import HOOKS
 
-from .checkpoint_files import POINTER, find_resumable_checkpoint
+from ..checkpoint_files import POINTER, find_resumable_checkpoint
 
 ACTIONS = ('stop', 'skip')
 
