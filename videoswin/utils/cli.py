@@ -6,13 +6,16 @@ from typing import Callable, TypeVar
 
 from mmengine.config import Config, DictAction
 
-from videoswin.checkpoint import CheckpointKindError, UnsafeCheckpointError
+from videoswin.checkpoint import (CheckpointDownloadError, CheckpointKindError,
+                                  UnreadableCheckpointError, UnsafeCheckpointError)
 
 T = TypeVar('T')
 
 #: Input problems a checkpoint tool reports in one line instead of a traceback: the
-#: file is missing, needs unpickling beyond the allow-list, or holds the wrong model.
-BAD_CHECKPOINT_ERRORS = (FileNotFoundError, CheckpointKindError, UnsafeCheckpointError)
+#: file is missing, cannot be downloaded, is not a torch file (or a damaged one), needs
+#: unpickling beyond the allow-list, or holds the wrong model.
+BAD_CHECKPOINT_ERRORS = (FileNotFoundError, CheckpointDownloadError, UnreadableCheckpointError,
+                         CheckpointKindError, UnsafeCheckpointError)
 
 
 def add_common_args(parser: argparse.ArgumentParser, cfg_options_example: str) -> None:
