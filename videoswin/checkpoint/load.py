@@ -213,6 +213,31 @@ def load_pretrained(backbone: nn.Module, path: str, pretrained2d: bool, strict: 
     return apply_state_dict(backbone, state, info, strict)
 
 
+def pretrained_source(pretrained: Optional[str], init_cfg: Any, owner: str) -> Optional[str]:
+    """The checkpoint a backbone starts from: its ``pretrained``, or mmengine's
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)``, which is read the same safe,
+    summarised way (mmengine's own initialiser would ignore the Swin layouts).
+
+    Raises:
+        ValueError: both name different files, or ``prefix`` is other than 'backbone.'.
+    """
+    entries = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    from_init = [e for e in entries if isinstance(e, dict) and e.get('type') == 'Pretrained']
+    if not from_init:
+        return pretrained
+    entry = from_init[0]
+    if entry.get('prefix') not in (None, 'backbone.'):
+        raise ValueError(f'{owner}: init_cfg Pretrained prefix={entry["prefix"]!r} is not '
+                         "supported: the backbone part of a checkpoint is found by itself")
+    checkpoint = entry.get('checkpoint')
+    if not isinstance(checkpoint, str):
+        raise ValueError(f'{owner}: init_cfg Pretrained needs checkpoint=PATH_OR_URL')
+    if pretrained not in (None, checkpoint):
+        raise ValueError(f'{owner}: pretrained={pretrained!r} and init_cfg Pretrained '
+                         f'checkpoint={checkpoint!r} disagree; set only one')
+    return checkpoint
+
+
 def backbone_is_swin(model: nn.Module) -> bool:
     """Whether the Swin layout conversions and kind checks are for ``model``: its backbone
     is our ``SwinTransformer3D``, or it has no ``backbone`` child at all (then the file's

@@ -283,6 +283,10 @@ class SwinTransformer3D(BaseModule):
         pretrained: path of a checkpoint loaded by :meth:`init_weights`.
         pretrained2d: ``pretrained`` is a 2D ImageNet Swin to inflate (True) or
             a 3D video backbone (False).
+        load_what_fits: load from ``pretrained`` (and from the backbone part of
+            ``load_from``) only the tensors that fit, reporting what was skipped, as
+            for an ablation with other depths; by default a checkpoint that does not
+            fit is an error.
         patch_size: (t, h, w) patch of the Conv3d embedding.
         in_chans: input channels.
         embed_dim: C, channels after the patch embedding (doubles every stage).
@@ -306,7 +310,7 @@ class SwinTransformer3D(BaseModule):
     """
 
     def __init__(self, arch: Union[None, str, Dict] = None, pretrained: Optional[str] = None,
-                 pretrained2d: bool = True, patch_size: Sequence[int] = (2, 4, 4),
+                 pretrained2d: bool = True, load_what_fits: bool = False, patch_size: Sequence[int] = (2, 4, 4),
                  in_chans: int = 3, embed_dim: Optional[int] = None,
                  depths: Optional[Sequence[int]] = None,
                  num_heads: Optional[Sequence[int]] = None,
@@ -323,6 +327,7 @@ class SwinTransformer3D(BaseModule):
         self.num_layers = len(depths)
         self.pretrained = pretrained
         self.pretrained2d = pretrained2d
+        self.load_what_fits = load_what_fits
         self.patch_size = tuple(patch_size)
         self.window_size = tuple(window_size)
         self.frozen_stages = frozen_stages
@@ -354,14 +359,17 @@ class SwinTransformer3D(BaseModule):
                 nn.init.trunc_normal_(module.relative_position_bias_table, std=.02)
 
     def init_weights(self) -> None:
-        """Official init, then load ``pretrained`` (inflating a 2D model) when it is set."""
+        """Official init, then load ``pretrained`` or an ``init_cfg`` of type Pretrained
+        (inflating a 2D model) when one is set."""
+        from videoswin.checkpoint.load import load_pretrained, pretrained_source
         self._official_init()
-        if isinstance(self.pretrained, str):
-            from videoswin.checkpoint import load_pretrained
-            load_pretrained(self, self.pretrained, pretrained2d=self.pretrained2d)
-        elif self.pretrained is not None:
+        source = pretrained_source(self.pretrained, self.init_cfg, type(self).__name__)
+        if isinstance(source, str):
+            load_pretrained(self, source, pretrained2d=self.pretrained2d,
+                            strict=not self.load_what_fits)
+        elif source is not None:
             raise TypeError('SwinTransformer3D: pretrained must be a path or None, got '
-                            f'{type(self.pretrained).__name__}')
+                            f'{type(source).__name__}')
         self._is_init = True
 
     def _freeze_stages(self) -> None:
