@@ -1,0 +1,198 @@
+"""Checkpoint URLs (issues 12.1, 13.4): a local HTTP server on 127.0.0.1 stands in for the
+release sites; torch's hub cache is moved to tmp_path (fixtures in conftest.py)."""
+import hashlib
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from swin_files import MICRO, TINY, write_microsoft_swin_2d
+from videoswin.checkpoint import (CheckpointDownloadError, load_model_checkpoint,
+                                  load_pretrained, safe_load)
+from videoswin.checkpoint.remote import cache_path
+from videoswin.models.backbones.swin3d import SwinTransformer3D
+from videoswin.registry import MODELS
+from videoswin.testing import randomise_
+from videoswin.utils import register_all_modules
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / 'configs/recognition/swin/swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
+
+
+def micro_backbone() -> SwinTransformer3D:
+    return SwinTransformer3D(**MICRO, window_size=(2, 7, 7), drop_path_rate=0.).eval()
+
+
+def micro_recognizer(num_classes: int = 3):
+    register_all_modules()
+    return MODELS.build(dict(
+        type='VideoRecognizer',
+        backbone=dict(type='SwinTransformer3D', **MICRO, window_size=(2, 7, 7)),
+        cls_head=dict(type='VideoClsHead', in_channels=384, num_classes=num_classes))).eval()
+
+
+def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    b_state = b.state_dict()
+    for key, value in a.state_dict().items():
+        assert torch.equal(value, b_state[key]), key
+
+
+def refused_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def cached_files(hub_dir: Path) -> list:
+    return sorted(p.relative_to(hub_dir) for p in hub_dir.rglob('*') if p.is_file()) \
+        if hub_dir.exists() else []
+
+
+def test_2d_url_inflates_exactly_like_the_same_file_on_disk(http_server, hub_dir):
+    served, url = http_server
+    disk = write_microsoft_swin_2d(served / 'swin_micro_patch4_window7_224.pth')
+    from_url, from_disk = micro_backbone(), micro_backbone()
+
+    summary = load_pretrained(from_url, f'{url}/{disk.name}', pretrained2d=True)
+    load_pretrained(from_disk, str(disk), pretrained2d=True)
+
+    assert_same_weights(from_url, from_disk)
+    assert summary.source == f'{url}/{disk.name}' and summary.inflated == 1 + 4
+    cached = Path(cache_path(f'{url}/{disk.name}'))
+    assert cached.parent.parent == hub_dir and cached.name == disk.name
+    assert cached.read_bytes() == disk.read_bytes()
+    # downloaded once: with the site gone the cached copy is used
+    disk.unlink()
+    again = micro_backbone()
+    load_pretrained(again, f'{url}/{disk.name}', pretrained2d=True)
+    assert_same_weights(again, from_disk)
+
+
+def test_official_3d_recognizer_from_url_equals_the_file_on_disk(http_server, hub_dir):
+    served, url = http_server
+    source = randomise_(micro_recognizer(), seed=4)
+    path = served / 'swin_micro_patch244_window277_kinetics400.pth'
+    torch.save({'meta': {'epoch': 30}, 'state_dict': source.state_dict()}, path)
+    from_url, from_disk = micro_recognizer(), micro_recognizer()
+
+    load_model_checkpoint(from_url, f'{url}/{path.name}')
+    load_model_checkpoint(from_disk, str(path))
+
+    assert_same_weights(from_url, from_disk)
+    assert_same_weights(from_url, source)
+
+
+def test_a_name_with_the_right_hash_prefix_is_accepted(http_server, hub_dir):
+    served, url = http_server
+    staged = write_microsoft_swin_2d(served / 'staged.pth')
+    prefix = hashlib.sha256(staged.read_bytes()).hexdigest()[:8]
+    staged.rename(served / f'swin_micro-{prefix}.pth')
+    assert 'model' in safe_load(f'{url}/swin_micro-{prefix}.pth')
+
+
+@pytest.mark.parametrize('case', ['404', 'refused', 'truncated', 'wrong-hash'])
+def test_a_failed_download_names_the_url_and_leaves_nothing_in_the_cache(
+        case, http_server, hub_dir):
+    served, url = http_server
+    write_microsoft_swin_2d(served / 'swin.pth')
+    (served / 'swin-deadbeef.pth').write_bytes((served / 'swin.pth').read_bytes())
+    target, reason = {
+        '404': (f'{url}/missing.pth', 'HTTP 404'),
+        'refused': (f'http://127.0.0.1:{refused_port()}/swin.pth', 'refused'),
+        'truncated': (f'{url}/truncated/swin.pth', r'truncated, received \d+ of \d+ bytes'),
+        'wrong-hash': (f'{url}/swin-deadbeef.pth', 'the file name promises deadbeef'),
+    }[case]
+
+    with pytest.raises(CheckpointDownloadError) as error:
+        load_pretrained(micro_backbone(), target, pretrained2d=True)
+
+    message = str(error.value)
+    assert '\n' not in message and f'could not download {target}: ' in message
+    assert re.search(reason, message), message
+    assert cached_files(hub_dir) == []  # no partial or unverified file kept
+
+
+def test_two_urls_ending_in_the_same_name_never_share_a_cache_entry(http_server, hub_dir):
+    served, url = http_server
+    first = write_microsoft_swin_2d(served / 'a' / 'swin_tiny_patch4_window7_224.pth', seed=1)
+    second = write_microsoft_swin_2d(served / 'b' / 'swin_tiny_patch4_window7_224.pth', seed=2)
+
+    loaded = [safe_load(f'{url}/{folder}/swin_tiny_patch4_window7_224.pth')['model']
+              for folder in ('a', 'b')]
+
+    for state, disk in zip(loaded, (first, second)):
+        expected = torch.load(disk, weights_only=True)['model']
+        assert all(torch.equal(state[k], expected[k]) for k in expected)
+    assert not torch.equal(loaded[0]['norm.weight'], loaded[1]['norm.weight'])
+    assert len(cached_files(hub_dir)) == 2
+
+
+def test_converters_and_publish_model_take_a_url(http_server, hub_dir, tmp_path):
+    from test_convert_tools import _tool
+    served, url = http_server
+    source = randomise_(micro_recognizer(), seed=5)
+    torch.save({'meta': {'epoch': 1, 'iter': 4}, 'state_dict': source.state_dict(),
+                'optimizer': {'state': {}, 'param_groups': []}}, served / 'epoch_1.pth')
+
+    _tool('tools/convert/mmaction2_to_videoswin.py').main(
+        [f'{url}/epoch_1.pth', str(tmp_path / 'converted.pth')])
+    published = _tool('tools/publish_model.py').publish(f'{url}/epoch_1.pth',
+                                                        str(tmp_path / 'pub'))
+
+    for path in (tmp_path / 'converted.pth', published):
+        loaded = micro_recognizer()
+        load_model_checkpoint(loaded, str(path))
+        assert_same_weights(loaded, source)
+
+
+def _build_recipe_backbone(pretrained: str) -> SwinTransformer3D:
+    register_all_modules()
+    cfg = Config.fromfile(str(RECIPE))
+    cfg.model.backbone.pretrained = pretrained
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model.backbone
+
+
+def test_the_shipped_recipe_offline_fails_with_one_line_naming_its_url(tmp_path):
+    """The recipe as shipped, its real URL, no network: every request goes to a proxy
+    port nothing listens on, so the test never reaches the internet either way."""
+    url = Config.fromfile(str(RECIPE)).model.backbone.pretrained
+    assert url.startswith('https://github.com/')
+    dead = f'http://127.0.0.1:{refused_port()}'
+    script = ('from mmengine.config import Config\n'
+              'from videoswin.registry import MODELS\n'
+              'from videoswin.utils import register_all_modules\n'
+              'from videoswin.utils.errors import run_cli\n'
+              'register_all_modules()\n'
+              f'run_cli(lambda: MODELS.build(Config.fromfile({str(RECIPE)!r}).model).init_weights())\n')
+    env = dict(os.environ, TORCH_HOME=str(tmp_path / 'torch_home'), https_proxy=dead,
+               http_proxy=dead, HTTPS_PROXY=dead, HTTP_PROXY=dead, no_proxy='', NO_PROXY='')
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                            env=env, timeout=300, cwd=tmp_path)
+
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert errors[0].startswith(f'error: CheckpointDownloadError: could not download {url}: ')
+    assert not any((tmp_path / 'torch_home').rglob('*.pth'))
+
+
+@pytest.mark.slow
+def test_the_shipped_recipe_initialises_from_its_url_served_locally(http_server, hub_dir):
+    served, url = http_server
+    disk = write_microsoft_swin_2d(served / 'swin_tiny_patch4_window7_224.pth', arch=TINY)
+
+    from_url = _build_recipe_backbone(f'{url}/{disk.name}')
+    from_disk = _build_recipe_backbone(str(disk))
+
+    assert sum(p.numel() for p in from_url.parameters()) > 27_000_000  # Swin-T, real size
+    assert_same_weights(from_url, from_disk)
+    assert not torch.equal(from_url.norm.weight, torch.ones_like(from_url.norm.weight))
