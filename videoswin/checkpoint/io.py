@@ -66,6 +66,8 @@ def _not_torch_file(head: bytes) -> str:
         text = head.decode('utf-8')
     except UnicodeDecodeError:
         return 'not a torch file'
+    if any(not char.isprintable() and char not in '\t\r\n' for char in text):
+        return 'not a torch file'
     first = text.strip().splitlines()[0][:40] if text.strip() else ''
     return f'not a torch file: text starting {first!r}'
 
