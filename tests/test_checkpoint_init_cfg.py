@@ -19,8 +19,9 @@ def swin(**kwargs) -> SwinTransformer3D:
     return SwinTransformer3D(**MICRO, window_size=(2, 7, 7), drop_path_rate=0., **kwargs)
 
 
-def initialised(model):
-    torch.manual_seed(0)  # the same random start for what no file sets
+def initialised(build, **kwargs) -> dict:
+    torch.manual_seed(0)  # the same random start (drawn at construction) for what no file sets
+    model = build(**kwargs)
     model.init_weights()
     return model.state_dict()
 
@@ -33,9 +34,9 @@ def assert_equal_states(a: dict, b: dict) -> None:
 
 def test_swin_init_cfg_pretrained_equals_pretrained(tmp_path):
     path = str(write_microsoft_swin_2d(tmp_path / 'swin_2d.pth'))
-    by_init_cfg = initialised(swin(init_cfg=dict(type='Pretrained', checkpoint=path)))
-    by_pretrained = initialised(swin(pretrained=path))
-    from_scratch = initialised(swin())
+    by_init_cfg = initialised(swin, init_cfg=dict(type='Pretrained', checkpoint=path))
+    by_pretrained = initialised(swin, pretrained=path)
+    from_scratch = initialised(swin)
 
     assert_equal_states(by_init_cfg, by_pretrained)
     assert not torch.equal(by_init_cfg['norm.weight'], from_scratch['norm.weight'])
@@ -46,8 +47,8 @@ def test_peer_init_cfg_pretrained_equals_pretrained(tmp_path, peer):
     path = saved(hf_vit('gelu'), tmp_path, 'timm-state-dict')
     build = {'TimeSformer': lambda **kw: TimeSformer(**TIMESFORMER, **kw),
              'ViViT': lambda **kw: ViViT(**VIVIT, **kw)}[peer]
-    assert_equal_states(initialised(build(init_cfg=dict(type='Pretrained', checkpoint=path))),
-                        initialised(build(pretrained=path)))
+    assert_equal_states(initialised(build, init_cfg=dict(type='Pretrained', checkpoint=path)),
+                        initialised(build, pretrained=path))
 
 
 @pytest.mark.parametrize('init_cfg, message', [
