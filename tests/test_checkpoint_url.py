@@ -22,7 +22,8 @@ from videoswin.testing import randomise_
 from videoswin.utils import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / 'configs/recognition/swin/swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py'
+RECIPE = (ROOT / 'configs/recognition/swin/'
+          'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
 
 
 def micro_backbone() -> SwinTransformer3D:
@@ -172,7 +173,8 @@ def test_the_shipped_recipe_offline_fails_with_one_line_naming_its_url(tmp_path)
               'from videoswin.utils import register_all_modules\n'
               'from videoswin.utils.errors import run_cli\n'
               'register_all_modules()\n'
-              f'run_cli(lambda: MODELS.build(Config.fromfile({str(RECIPE)!r}).model).init_weights())\n')
+              f'cfg = Config.fromfile({str(RECIPE)!r})\n'
+              'run_cli(lambda: MODELS.build(cfg.model).init_weights())\n')
     env = dict(os.environ, TORCH_HOME=str(tmp_path / 'torch_home'), https_proxy=dead,
                http_proxy=dead, HTTPS_PROXY=dead, HTTP_PROXY=dead, no_proxy='', NO_PROXY='')
     result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,

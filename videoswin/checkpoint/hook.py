@@ -23,8 +23,8 @@ from torch import nn
 
 from videoswin.registry import HOOKS
 
-from .detect import CheckpointKindError, detect, unwrap_state_dict
-from .load import LoadSummary, apply_state_dict, backbone_is_swin, load_plain_recognizer
+from .detect import CheckpointKindError, unwrap_state_dict
+from .load import LoadSummary, load_recognizer_state
 
 #: What mmengine's ``Runner.resume`` reads besides the weights.
 TRAINING_ENTRIES = ('meta.epoch', 'meta.iter', 'optimizer', 'message_hub')
@@ -56,18 +56,7 @@ def load_into(model: nn.Module, checkpoint: Dict[str, Any], source: str,
     strict = resuming or not loads_what_fits(model)
     # a new run may change the head (K400 -> SSv2); a resumed one must fit exactly
     tolerated = (lambda key: False) if resuming else (lambda key: not key.startswith('backbone.'))
-    if not backbone_is_swin(model):
-        return load_plain_recognizer(model, state_dict, source, meta, strict, tolerated)
-    converted, info = detect(state_dict, source, meta)
-    if info.dims == 2:
-        raise CheckpointKindError(
-            f'{source} is a {info.describe()} checkpoint: inflate it with '
-            f'model.backbone.pretrained={source!r} and pretrained2d=True (not load_from).')
-    if info.scope == 'backbone':
-        raise CheckpointKindError(
-            f'{source} is a bare 3D backbone (no backbone./cls_head. keys): load it with '
-            f'model.backbone.pretrained={source!r} and pretrained2d=False (not load_from).')
-    return apply_state_dict(model, converted, info, strict, tolerated=tolerated)
+    return load_recognizer_state(model, state_dict, source, meta, strict, tolerated)
 
 
 @HOOKS.register_module()

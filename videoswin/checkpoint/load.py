@@ -287,8 +287,16 @@ def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
     model = model.module if is_model_wrapper(model) else model
     path = expand_path(path)
     state, meta = read_state_dict(path, trusted=trusted)
+    return load_recognizer_state(model, state, path, meta, strict)
+
+
+def load_recognizer_state(model: nn.Module, state: StateDict, path: str, meta: Dict[str, Any],
+                          strict: bool,
+                          tolerated: Callable[[str], bool] = lambda key: False) -> LoadSummary:
+    """Load a whole recognizer's state dict read from ``path`` (see
+    :func:`load_model_checkpoint`); ``tolerated`` as in :func:`apply_state_dict`."""
     if not backbone_is_swin(model):
-        return load_plain_recognizer(model, state, path, meta, strict)
+        return load_plain_recognizer(model, state, path, meta, strict, tolerated)
     state, info = detect(state, path, meta)
     if info.dims == 2:
         raise CheckpointKindError(
@@ -297,5 +305,5 @@ def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
     if info.scope == 'backbone':
         raise CheckpointKindError(
             f'{path} is a bare 3D backbone (no backbone./cls_head. keys): load it with '
-            f'model.backbone.pretrained={path!r} and pretrained2d=False.')
-    return apply_state_dict(model, state, info, strict)
+            f'model.backbone.pretrained={path!r} and pretrained2d=False (not load_from).')
+    return apply_state_dict(model, state, info, strict, tolerated=tolerated)

@@ -283,10 +283,6 @@ class SwinTransformer3D(BaseModule):
         pretrained: path of a checkpoint loaded by :meth:`init_weights`.
         pretrained2d: ``pretrained`` is a 2D ImageNet Swin to inflate (True) or
             a 3D video backbone (False).
-        load_what_fits: load from ``pretrained`` (and from the backbone part of
-            ``load_from``) only the tensors that fit, reporting what was skipped, as
-            for an ablation with other depths; by default a checkpoint that does not
-            fit is an error.
         patch_size: (t, h, w) patch of the Conv3d embedding.
         in_chans: input channels.
         embed_dim: C, channels after the patch embedding (doubles every stage).
@@ -307,10 +303,15 @@ class SwinTransformer3D(BaseModule):
             last stage's output goes through ``norm``; earlier ones are returned
             as they leave their blocks (before PatchMerging), so the state dict
             stays the official one. One index -> a tensor, several -> a tuple.
+        init_cfg: mmengine's; type 'Pretrained' is read like ``pretrained``.
+        load_what_fits: load from ``pretrained`` (and from the backbone part of
+            ``load_from``) only the tensors that fit, reporting what was skipped, as
+            for an ablation with other depths; by default a checkpoint that does not
+            fit is an error.
     """
 
     def __init__(self, arch: Union[None, str, Dict] = None, pretrained: Optional[str] = None,
-                 pretrained2d: bool = True, load_what_fits: bool = False, patch_size: Sequence[int] = (2, 4, 4),
+                 pretrained2d: bool = True, patch_size: Sequence[int] = (2, 4, 4),
                  in_chans: int = 3, embed_dim: Optional[int] = None,
                  depths: Optional[Sequence[int]] = None,
                  num_heads: Optional[Sequence[int]] = None,
@@ -320,7 +321,7 @@ class SwinTransformer3D(BaseModule):
                  drop_path_rate: float = 0.1, patch_norm: bool = True,
                  frozen_stages: int = -1, use_checkpoint: bool = False,
                  out_indices: Optional[Sequence[int]] = None,
-                 init_cfg: Optional[Dict] = None) -> None:
+                 init_cfg: Optional[Dict] = None, load_what_fits: bool = False) -> None:
         super().__init__(init_cfg=init_cfg)
         embed_dim, depths, num_heads = resolve_arch(arch, embed_dim, depths, num_heads)
         self.embed_dim, self.depths, self.num_heads = embed_dim, depths, num_heads
