@@ -2,6 +2,7 @@
 release sites; torch's hub cache is moved to tmp_path (fixtures in conftest.py)."""
 import hashlib
 import os
+import pickle
 import re
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from videoswin.utils import register_all_modules
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = (ROOT / 'configs/recognition/swin/'
           'swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py')
+DEMO = 'configs/demo/swin-micro_synthetic.py'
 
 
 def micro_backbone() -> SwinTransformer3D:
@@ -198,3 +200,31 @@ def test_the_shipped_recipe_initialises_from_its_url_served_locally(http_server,
     assert sum(p.numel() for p in from_url.parameters()) > 27_000_000  # Swin-T, real size
     assert_same_weights(from_url, from_disk)
     assert not torch.equal(from_url.norm.weight, torch.ones_like(from_url.norm.weight))
+
+
+@pytest.mark.slow
+def test_tools_test_scores_a_url_as_the_same_file_on_disk(http_server, hub_dir, tmp_path):
+    from videoswin.datasets.synthetic import make_synthetic_dataset
+    served, url = http_server
+    make_synthetic_dataset(tmp_path / 'data/synthetic', num_train=2, num_val=2, ssv2_style=False)
+    register_all_modules()
+    model = randomise_(MODELS.build(Config.fromfile(str(ROOT / DEMO)).model), seed=6)
+    torch.save({'meta': {'epoch': 1}, 'state_dict': model.state_dict()}, served / 'demo.pth')
+    printed, scores = [], []
+    for index, checkpoint in enumerate((f'{url}/demo.pth', str(served / 'demo.pth'))):
+        result = subprocess.run(
+            [sys.executable, str(ROOT / 'tools/test.py'), str(ROOT / DEMO), checkpoint,
+             '--work-dir', 'work', '--dump', f'work/preds{index}.pkl',
+             '--cfg-options', 'test_dataloader.num_workers=0',
+             'test_dataloader.persistent_workers=False'],
+            cwd=tmp_path, capture_output=True, text=True, timeout=600,
+            env=dict(os.environ, OMP_NUM_THREADS='1'))
+        assert result.returncode == 0, result.stderr[-2000:]
+        printed.append(re.findall(r'^(?:top-1|top-5|mean class) accuracy: .*$', result.stdout,
+                                  flags=re.M))
+        with open(tmp_path / f'work/preds{index}.pkl', 'rb') as dump:
+            scores.append([p['pred_scores']['item'] for p in pickle.load(dump)])
+    assert len(printed[0]) == 3 and printed[0] == printed[1]
+    assert len(scores[0]) == 2 and all(torch.equal(torch.as_tensor(a), torch.as_tensor(b))
+                                       for a, b in zip(*scores))
+    assert len(cached_files(hub_dir)) == 1
