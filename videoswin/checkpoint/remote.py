@@ -115,13 +115,14 @@ def download(url: str, dst: str) -> None:
             except urllib.error.HTTPError as error:
                 raise CheckpointDownloadError(
                     f'could not download {url}: HTTP {error.code} {error.reason}') from None
-            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
-                if isinstance(error, CheckpointDownloadError):
-                    raise
-                reason = getattr(error, 'reason', None) or error
+            except urllib.error.URLError as error:  # no connection at all
                 raise CheckpointDownloadError(
-                    f'could not download {url}: {reason} (no network, or a wrong address? '
-                    'download the file yourself and give its local path)') from None
+                    f'could not download {url}: {error.reason} (no network, or a wrong '
+                    'address? download the file yourself and give its local path)') from None
+            except CheckpointDownloadError:
+                raise
+            except (http.client.HTTPException, OSError, ValueError) as error:  # mid-transfer
+                raise CheckpointDownloadError(f'could not download {url}: {error!r}') from None
         prefix = expected_hash_prefix(dst)
         if prefix and not sha256.startswith(prefix):
             raise CheckpointDownloadError(
