@@ -32,10 +32,10 @@ SHORT = ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=4',
 
 
 def demo_recognizer(**backbone):
+    """The demo model (random weights), its backbone config changed by ``backbone``."""
     register_all_modules()
     cfg = Config.fromfile(str(DEMO))
     cfg.model.backbone.update(backbone)
-    cfg.model.cls_head.num_classes = backbone.pop('num_classes', 2)
     return randomise_(MODELS.build(cfg.model), seed=3)
 
 
@@ -55,10 +55,7 @@ def workspace(tmp_path_factory) -> Path:
     (root / 'truncated.pth').write_bytes(data[:len(data) // 2])
     (root / 'garbage.pth').write_bytes(bytes(range(256)) * 64)
     (root / 'notes.txt').write_text('epoch 1 loss 0.3\nepoch 2 loss 0.2\n')
-    deeper = demo_recognizer()
-    deeper_cfg = dict(depths=(1, 1, 2, 1))
-    save_recognizer(root / 'deeper.pth', demo_recognizer(**deeper_cfg))
-    del deeper
+    save_recognizer(root / 'deeper.pth', demo_recognizer(depths=(1, 1, 2, 1)))
     head = demo_recognizer()
     head.cls_head.fc_cls = torch.nn.Linear(384, 5)
     save_recognizer(root / 'other_head.pth', head)
@@ -83,7 +80,7 @@ def train(*options: str, resume: str = '') -> List[str]:
     return argv + ['--cfg-options', *SHORT, *options]
 
 
-def test(checkpoint: str) -> List[str]:
+def score(checkpoint: str) -> List[str]:
     return ['tools/test.py', '{demo}', checkpoint, '--work-dir', 'work',
             '--cfg-options', *SHORT]
 
@@ -113,11 +110,11 @@ CASES = [
          r'error: CheckpointMismatchError: deeper\.pth \(3D video recognizer, official layout\) '
          r'does not fit VideoRecognizer: 13 keys the model does not have '
          r'\[backbone\.layers\.2\.blocks\.1\.norm1\.weight.*model\.backbone\.load_what_fits=True'),
-    Case('zero-byte file to tools/test.py', test('empty.pth'), 1,
+    Case('zero-byte file to tools/test.py', score('empty.pth'), 1,
          UNREADABLE.format(r'empty\.pth', r'empty file\)')),
-    Case('text file to tools/test.py', test('notes.txt'), 1,
+    Case('text file to tools/test.py', score('notes.txt'), 1,
          UNREADABLE.format(r'notes\.txt', 'not a torch file')),
-    Case('NaN weights to tools/test.py', test('nan.pth'), 1,
+    Case('NaN weights to tools/test.py', score('nan.pth'), 1,
          r'error: NonFiniteScoresError: refusing to score nan\.pth: the model scored .*\[nan.*'
          r'its weights are not finite: ' + re.escape(NAN_KEY) + r' \(3 of 9216 values NaN/inf\)'),
 ]
