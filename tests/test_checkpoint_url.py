@@ -229,3 +229,29 @@ def test_tools_test_scores_a_url_as_the_same_file_on_disk(http_server, hub_dir, 
     assert len(scores[0]) == videos and all(torch.equal(torch.as_tensor(a), torch.as_tensor(b))
                                        for a, b in zip(*scores))
     assert len(cached_files(hub_dir)) == 1
+
+
+@pytest.mark.slow
+def test_train_resumes_from_a_url(http_server, hub_dir, tmp_path):
+    from videoswin.datasets.synthetic import make_synthetic_dataset
+    served, url = http_server
+    make_synthetic_dataset(tmp_path / 'data/synthetic', num_train=2, num_val=1, ssv2_style=False)
+    short = ['train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+             'train_dataloader.persistent_workers=False']
+
+    def train(work_dir: Path, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / 'tools/train.py'), str(ROOT / DEMO), '--work-dir',
+             str(work_dir), *args], cwd=tmp_path, capture_output=True, text=True,
+            timeout=600, env=dict(os.environ, OMP_NUM_THREADS='1'))
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    train(served / 'run', '--cfg-options', 'train_cfg.max_epochs=1', *short)
+    out = train(tmp_path / 'resumed', '--resume', f'{url}/run/epoch_1.pth',
+                '--cfg-options', 'train_cfg.max_epochs=2', *short)
+
+    assert 'resumed epoch: 1, iter: 1' in out
+    assert re.search(rf'{re.escape(url)}/run/epoch_1\.pth \(3D video recognizer, official '
+                     r'layout\): loaded 69, inflated 0, ignored 0, missing 0', out)
+    assert (tmp_path / 'resumed/epoch_2.pth').is_file() and len(cached_files(hub_dir)) == 1
