@@ -8,9 +8,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
+from mmengine.config import Config
 
-from videoswin.checkpoint import safe_load
+from swin_files import TINY, write_microsoft_swin_2d
+from videoswin.checkpoint import CheckpointMismatchError, safe_load
+from videoswin.checkpoint.inflate import inflate_state_dict
 from videoswin.datasets.synthetic import make_synthetic_dataset
+from videoswin.registry import MODELS
+from videoswin.utils import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,3 +68,76 @@ def test_window_and_depth_ablation_trains_and_tests_end_to_end(tmp_path):
     top1 = sum(int(p['pred_scores']['item'].argmax()) == label
                for p, label in zip(predictions, labels)) / len(labels)
     assert abs(top1 - float(metrics['top-1 accuracy'])) < 1e-6
+
+
+ABLATION = ROOT / 'configs/ablation/swin-tiny-p244-w477-d2222_k400.py'
+
+
+@pytest.fixture(scope='module')
+def swin_t_2d(tmp_path_factory) -> Path:
+    """An ImageNet Swin-T file of the real size (random weights), Microsoft layout."""
+    return write_microsoft_swin_2d(tmp_path_factory.mktemp('imagenet') / 'swin_t_2d.pth',
+                                   arch=TINY)
+
+
+@pytest.mark.slow
+def test_the_shipped_ablation_config_loads_what_fits_from_imagenet_swin_t(swin_t_2d):
+    register_all_modules()
+    cfg = Config.fromfile(str(ABLATION))
+    assert cfg.model.backbone.load_what_fits is True
+    assert cfg.model.backbone.pretrained.endswith('/swin_tiny_patch4_window7_224.pth')
+    cfg.model.backbone.pretrained = str(swin_t_2d)
+    backbone = MODELS.build(cfg.model).backbone
+    assert backbone.depths == (2, 2, 2, 2) and backbone.window_size == (4, 7, 7)
+
+    backbone.init_weights()
+
+    expected, _ = inflate_state_dict(safe_load(str(swin_t_2d))['model'], (2, 4, 4), (4, 7, 7))
+    state = backbone.state_dict()
+    for key, value in state.items():
+        if not key.endswith(('relative_position_index', 'attn_mask')):
+            assert torch.equal(value, expected[key]), key  # every block both have, inflated
+    assert not any(key.startswith('layers.2.blocks.2.') for key in state)
+    # the default stays strict: the same file without the switch stops
+    strict = MODELS.build(dict(cfg.model, backbone=dict(cfg.model.backbone,
+                                                        load_what_fits=False))).backbone
+    with pytest.raises(CheckpointMismatchError, match='load_what_fits=True'):
+        strict.init_weights()
+
+
+@pytest.mark.slow
+def test_the_shipped_ablation_config_trains_from_a_2d_file(tmp_path, swin_t_2d):
+    """tools/train.py on a child of the shipped config: synthetic data, 8-frame 64 px clips."""
+    make_synthetic_dataset(tmp_path / 'data/synthetic', num_train=2, num_val=1, ssv2_style=False)
+    config = tmp_path / 'ablation_smoke.py'
+    config.write_text(textwrap.dedent(f'''\
+        _base_ = ['{ABLATION}']
+        model = dict(backbone=dict(pretrained='{swin_t_2d}'), cls_head=dict(num_classes=2))
+        pipeline = [
+            dict(type='VideoInit'),
+            dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1),
+            dict(type='VideoDecode', short_side=64),
+            dict(type='CenterCrop', crop_size=64),
+            dict(type='FormatShape', input_format='NCTHW'),
+            dict(type='PackActionInputs')]
+        loader = dict(batch_size=1, num_workers=0, persistent_workers=False,
+                      dataset=dict(num_classes=2, pipeline=pipeline, ann_file=None,
+                                   data_prefix=dict(video=None)))
+        train_dataloader = dict(loader, dataset=dict(
+            loader['dataset'], ann_file='data/synthetic/train_list.txt',
+            data_prefix=dict(video='data/synthetic/train')))
+        val_dataloader = dict(loader, dataset=dict(
+            loader['dataset'], ann_file='data/synthetic/val_list.txt',
+            data_prefix=dict(video='data/synthetic/val')))
+        test_dataloader = val_dataloader
+        optim_wrapper = dict(type='OptimWrapper')
+        train_cfg = dict(max_epochs=1, val_interval=10)
+        '''))
+    out = run_tool([ROOT / 'tools/train.py', config, '--work-dir', 'work'], cwd=tmp_path)
+
+    log = out + ''.join(p.read_text() for p in (tmp_path / 'work').rglob('*.log'))
+    assert re.search(r'swin_t_2d\.pth \(2D image Swin, microsoft layout\): loaded \d+, '
+                     r'inflated 9, ignored 54 \[layers\.2\.blocks\.\*\.norm1\.weight \(x4\)', log)
+    state = safe_load(str(tmp_path / 'work/epoch_1.pth'))['state_dict']
+    assert 'backbone.layers.2.blocks.1.attn.qkv.weight' in state
+    assert 'backbone.layers.2.blocks.2.attn.qkv.weight' not in state

@@ -2,6 +2,7 @@
 import builtins
 import os
 import os.path as osp
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from videoswin.checkpoint import UnsafeCheckpointError, install_safe_loader, safe_load
 from videoswin.checkpoint.io import TRUST_ENV_VAR
+from videoswin.checkpoint.remote import cache_path
 
 
 class _WritesMarker:
@@ -166,24 +168,6 @@ def test_mmengine_resume_goes_through_the_safe_loader(tmp_path, mmengine_checkpo
     assert not os.environ.get('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')
 
 
-@pytest.fixture
-def http_server(tmp_path):
-    """A local HTTP server over tmp_path/'served', like a checkpoint download site."""
-    import functools
-    import http.server
-    import threading
-    served = tmp_path / 'served'
-    served.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield served, f'http://127.0.0.1:{server.server_address[1]}'
-    server.shutdown()
-    server.server_close()
-
-
 def test_urls_are_downloaded_then_safely_loaded(http_server, tmp_path):
     served, url = http_server
     torch.save({'state_dict': {'w': torch.arange(3.)}}, served / 'good.pth')
@@ -199,5 +183,7 @@ def test_urls_are_downloaded_then_safely_loaded(http_server, tmp_path):
         torch.hub.set_dir(previous_hub)
 
     assert torch.equal(loaded['state_dict']['w'], torch.arange(3.))
-    assert (tmp_path / 'hub' / 'checkpoints' / 'good.pth').is_file()
+    # one folder per URL (issue 13: same-named URLs must not share a cache entry)
+    cached = Path(cache_path(f'{url}/good.pth', str(tmp_path / 'hub' / 'checkpoints')))
+    assert cached.is_file() and cached.name == 'good.pth'
     assert not (tmp_path / 'pwned').exists()

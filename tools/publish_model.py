@@ -25,7 +25,8 @@ KEPT = ('meta', 'state_dict')
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('src', help='checkpoint written by training (.pth)')
+    parser.add_argument('src', help='checkpoint written by training (.pth): a file or an '
+                        'http(s) URL')
     parser.add_argument('dst', help='output name; "-<sha256[:8]>.pth" is appended')
     parser.add_argument('--trusted', action='store_true',
                         help='unrestricted unpickling of SRC (only for files you trust)')

@@ -4,18 +4,22 @@
         [--cfg-options KEY=VALUE ...] [--launcher {none,pytorch,slurm}]
 
 Prints top-1, top-5 and mean class accuracy. The checkpoint may be one of ours, an
-official Video Swin release or an mmaction2 one (see docs/checkpoints.md).
+official Video Swin release or an mmaction2 one, a file or an http(s) URL (downloaded
+once; see docs/checkpoints.md). Scores that are not finite (NaN/inf weights) are not
+averaged into an accuracy: the run stops naming the checkpoint's first bad tensor.
 Several processes: ``bash tools/dist_test.sh CONFIG CHECKPOINT NPROC [ARGS]``.
 """
 import argparse
-from typing import Dict
+from typing import Dict, Optional, Sequence
 
 from mmengine.config import Config
+import torch
 from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
-from videoswin.checkpoint import load_model_checkpoint
+from videoswin.checkpoint import LoadSummary, load_model_checkpoint
 from videoswin.utils import register_all_modules
 from videoswin.utils.cli import add_common_args, load_config
 from videoswin.utils.config_check import check_config
@@ -49,6 +53,31 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+class NonFiniteScoresError(ValueError):
+    """The model scored a video NaN/inf: an accuracy over such scores means nothing."""
+
+
+class FiniteScoresHook(Hook):
+    """Stops testing at the first non-finite score, naming the checkpoint's first
+    non-finite tensor (the usual cause)."""
+
+    def __init__(self, summary: LoadSummary) -> None:
+        self.summary = summary
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch: Optional[dict] = None,
+                        outputs: Optional[Sequence] = None) -> None:
+        for sample in outputs or ():
+            scores = sample.pred_scores.item
+            if not bool(torch.isfinite(scores).all()):
+                cause = (f'its weights are not finite: {self.summary.nonfinite}'
+                         if self.summary.nonfinite else 'its weights are finite, so the '
+                         'overflow happens in the forward pass')
+                raise NonFiniteScoresError(
+                    f'refusing to score {self.summary.source}: the model scored '
+                    f'{sample.metainfo.get("filename", f"test batch {batch_idx}")} '
+                    f'{scores.tolist()[:4]}...; {cause}')
+
+
 def format_metrics(metrics: Dict[str, float]) -> str:
     """One line per metric, accuracy metrics first under readable names."""
     lines = [f'{METRIC_NAMES[key]}: {metrics[key]:.4f}' for key in METRIC_NAMES if key in metrics]
@@ -64,7 +93,8 @@ def main() -> None:
     setup_env(cfg)
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    load_model_checkpoint(model, args.checkpoint)
+    summary = load_model_checkpoint(model, args.checkpoint)
+    runner.register_hook(FiniteScoresHook(summary), priority='VERY_HIGH')
     metrics = runner.test()
     if is_main_process():
         print(format_metrics(metrics), flush=True)

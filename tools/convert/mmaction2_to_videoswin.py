@@ -21,7 +21,7 @@ from videoswin.utils.cli import exit_on_bad_checkpoint
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('src', help='mmaction2 checkpoint (.pth)')
+    parser.add_argument('src', help='mmaction2 checkpoint (.pth), a file or an http(s) URL')
     parser.add_argument('dst', help='output checkpoint (.pth)')
     parser.add_argument('--trusted', action='store_true',
                         help='unrestricted unpickling of SRC (only for files you trust)')

@@ -28,6 +28,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 
 from .io import safe_load
+from .remote import expand_path, is_url
 from .layouts import (StateDict, has_mmaction2_norm3, hf_to_microsoft, is_hf_swin,
                       mmaction2_to_official)
 
@@ -166,18 +167,18 @@ def detect(state_dict: StateDict, path: str = '<state dict>',
 
 
 def read_state_dict(path: str, trusted: bool = False) -> Tuple[StateDict, Dict[str, Any]]:
-    """Read a checkpoint file or HF directory safely; return its state dict (keys as
-    saved, containers and ``module.`` unwrapped) and its ``meta``.
+    """Read a checkpoint file, HF directory or URL of a file safely; return its state dict
+    (keys as saved, containers and ``module.`` unwrapped) and its ``meta``.
 
     Raises:
         FileNotFoundError: nothing at ``path`` (or a directory without HF weights).
         CheckpointKindError: the file holds no state dict.
         UnsafeCheckpointError: the file needs types outside the safe-load allow-list.
     """
-    path = osp.expanduser(str(path))
+    path = expand_path(path)
     if osp.isdir(path):
         weights = _hf_weight_file(path)
-    elif osp.isfile(path):
+    elif is_url(path) or osp.isfile(path):
         weights = path
     else:
         raise FileNotFoundError(f'checkpoint not found: {path}')
@@ -193,7 +194,7 @@ def read_checkpoint(path: str, trusted: bool = False) -> Tuple[StateDict, Checkp
             whole recognizer.
         UnsafeCheckpointError: the file needs types outside the safe-load allow-list.
     """
-    path = osp.expanduser(str(path))
+    path = expand_path(path)
     state_dict, meta = read_state_dict(path, trusted)
     return detect(state_dict, path, meta)
 

@@ -19,11 +19,14 @@ import os
 import os.path as osp
 import pickle
 import re
+import zipfile
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer, print_log
+
+from .remote import expand_path, fetch, is_url
 
 #: Setting this environment variable to 1 makes every load in the process trusted.
 TRUST_ENV_VAR = 'VIDEOSWIN_TRUST_CHECKPOINTS'
@@ -37,8 +40,50 @@ _PLAIN_DTYPE_NAMES = tuple(
     if name not in ('ObjectDType', 'VoidDType', 'StringDType'))
 
 
+# torch.save's two formats: a zip archive (torch >= 1.6), or the legacy pickle stream
+# that starts with a protocol opcode and torch's magic number.
+ZIP_MAGIC = b'PK\x03\x04'
+LEGACY_MAGIC = (0x1950a86a20f9469cfc6c).to_bytes(10, 'little')
+# torch's RuntimeErrors that mean the bytes are damaged (not, e.g., a bad map_location)
+_DAMAGE = re.compile(r'PytorchStreamReader|miniz|unexpected EOF|corrupt', re.IGNORECASE)
+
+
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs a type or call outside the allow-list; nothing of it ran."""
+
+
+class UnreadableCheckpointError(ValueError):
+    """The file is not a checkpoint torch can read: empty, truncated or another format."""
+
+
+def _unreadable(path: str, what: str) -> UnreadableCheckpointError:
+    return UnreadableCheckpointError(f'{path}: not a readable checkpoint ({what})')
+
+
+def _not_torch_file(head: bytes) -> str:
+    """What a file that is no torch checkpoint looks like, for the error line."""
+    try:
+        text = head.decode('utf-8')
+    except UnicodeDecodeError:
+        return 'not a torch file'
+    if any(not char.isprintable() and char not in '\t\r\n' for char in text):
+        return 'not a torch file'
+    first = text.strip().splitlines()[0][:40] if text.strip() else ''
+    return f'not a torch file: text starting {first!r}'
+
+
+def check_readable(path: str) -> None:
+    """Refuse an empty file, a truncated zip archive and a file of another format before
+    ``torch.load`` answers them with EOFError, a miniz message or a pickle opcode."""
+    with open(path, 'rb') as stream:
+        head = stream.read(64)
+    if not head:
+        raise _unreadable(path, 'empty file')
+    if head.startswith(ZIP_MAGIC):
+        if not zipfile.is_zipfile(path):
+            raise _unreadable(path, 'truncated: the zip archive has no end')
+    elif not (head[:1] == b'\x80' and LEGACY_MAGIC in head):
+        raise _unreadable(path, _not_torch_file(head))
 
 
 def _history_buffer_method(owner: Any, name: str) -> Callable:
@@ -111,31 +156,49 @@ def safe_load(path: str,
     """Load a checkpoint file with ``weights_only=True`` and videoswin's allow-list.
 
     Args:
-        path: a ``torch.save`` file (``.pth``/``.bin``/...) or a ``.safetensors`` file.
+        path: a ``torch.save`` file (``.pth``/``.bin``/...) or a ``.safetensors`` file, or
+            an http(s) URL of one (downloaded once, see :mod:`videoswin.checkpoint.remote`).
         map_location: where tensors go, as in :func:`torch.load`.
         trusted: unrestricted unpickling, for files whose author you trust (equivalently
             ``VIDEOSWIN_TRUST_CHECKPOINTS=1``). Never the default, never a fallback.
 
     Raises:
         FileNotFoundError: ``path`` is not a file.
+        CheckpointDownloadError: a URL could not be downloaded.
+        UnreadableCheckpointError: the file is empty, truncated or not a torch file.
         UnsafeCheckpointError: the file needs a type or call outside the allow-list.
     """
-    path = osp.expanduser(str(path))
+    path = fetch(path) if is_url(path) else expand_path(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint file not found: {path}')
     if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        device = 'cpu' if map_location is None else str(map_location)
+        return _load_safetensors(path, map_location)
+    check_readable(path)
+    try:
+        if trusted or trust_from_env():
+            print_log(f'loading {path} with unrestricted unpickling (trusted file)',
+                      logger='current', level=logging.WARNING)
+            return torch.load(path, map_location=map_location, weights_only=False)
+        with torch.serialization.safe_globals(_allowed_globals()):
+            try:
+                return torch.load(path, map_location=map_location, weights_only=True)
+            except pickle.UnpicklingError as error:
+                raise _refusal(path, error) from None
+    except (EOFError, RuntimeError) as error:  # a damaged archive or a cut legacy stream
+        if isinstance(error, RuntimeError) and not _DAMAGE.search(str(error)):
+            raise
+        raise _unreadable(path, f'truncated or damaged: {str(error).splitlines()[0][:120]}'
+                          ) from None
+
+
+def _load_safetensors(path: str, map_location: Union[str, torch.device, None]) -> Any:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    device = 'cpu' if map_location is None else str(map_location)
+    try:
         return load_file(path, device=device)
-    if trusted or trust_from_env():
-        print_log(f'loading {path} with unrestricted unpickling (trusted file)',
-                  logger='current', level=logging.WARNING)
-        return torch.load(path, map_location=map_location, weights_only=False)
-    with torch.serialization.safe_globals(_allowed_globals()):
-        try:
-            return torch.load(path, map_location=map_location, weights_only=True)
-        except pickle.UnpicklingError as error:
-            raise _refusal(path, error) from None
+    except SafetensorError as error:
+        raise _unreadable(path, f'damaged safetensors file: {error}') from None
 
 
 def load_from_safe_local(filename: str, map_location: Optional[str] = None) -> Any:
@@ -145,18 +208,7 @@ def load_from_safe_local(filename: str, map_location: Optional[str] = None) -> A
 
 def load_from_safe_http(filename: str, map_location: Optional[str] = None) -> Any:
     """mmengine CheckpointLoader backend for http(s): download to torch's hub cache once."""
-    from mmengine.dist import barrier, get_dist_info
-    from torch.hub import download_url_to_file, get_dir
-    cache_dir = osp.join(get_dir(), 'checkpoints')
-    cached = osp.join(cache_dir, osp.basename(filename.split('?')[0]))
-    rank, world_size = get_dist_info()
-    if rank == 0 and not osp.isfile(cached):
-        os.makedirs(cache_dir, exist_ok=True)
-        print_log(f'downloading {filename} to {cached}', logger='current')
-        download_url_to_file(filename, cached, progress=False)
-    if world_size > 1:
-        barrier()
-    return safe_load(cached, map_location=map_location)
+    return safe_load(filename, map_location=map_location)
 
 
 _SCHEMES: Dict[Union[str, Tuple[str, ...]], Callable] = {

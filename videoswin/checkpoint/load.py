@@ -16,10 +16,9 @@ Keys the model needs but the file lacks are an error unless ``strict=False``; so
 shape mismatches (named) and, for whole models, keys the model does not have.
 """
 import logging
-import os.path as osp
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.logging import print_log
@@ -30,10 +29,15 @@ from .detect import (CheckpointInfo, CheckpointKindError, detect, is_recognizer_
                      plain_recognizer_info, read_checkpoint, read_state_dict)
 from .inflate import inflate_state_dict
 from .layouts import StateDict, is_rebuilt_buffer
+from .remote import expand_path
 
 # 2D-model tensors with no place in a video backbone: classifier, absolute position
 # embedding, masked-image-modelling token.
 _IMAGE_ONLY = re.compile(r'^(head\.|absolute_pos_embed$|mask_token$)')
+
+
+#: The config switch that lets a backbone take a checkpoint that only partly fits.
+LOAD_WHAT_FITS = 'model.backbone.load_what_fits'
 
 
 class CheckpointMismatchError(ValueError):
@@ -49,9 +53,12 @@ class LoadSummary:
         kind: what the checkpoint was detected to be.
         loaded: tensors copied into the model.
         inflated: of those, tensors inflated from 2D.
-        ignored: checkpoint keys not used (2D classifier, other heads; with
-            ``strict=False`` also unknown or mis-shaped keys).
-        missing: model keys the checkpoint did not provide (kept at their initial values).
+        ignored: checkpoint keys not used (2D classifier, other heads; when loading what
+            fits also unknown or mis-shaped keys).
+        missing: model keys the checkpoint did not provide (kept at their initial values;
+            mis-shaped keys count here and in ``ignored``).
+        mismatched: keys present in both with different shapes (not loaded).
+        nonfinite: the first loaded tensor holding NaN/inf, described, or None.
         meta: the checkpoint's ``meta`` dict ({} if none).
     """
     source: str
@@ -60,15 +67,30 @@ class LoadSummary:
     inflated: int = 0
     ignored: List[str] = field(default_factory=list)
     missing: List[str] = field(default_factory=list)
+    mismatched: List[str] = field(default_factory=list)
+    nonfinite: Optional[str] = None
     meta: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __str__(self) -> str:
+        def part(name: str, keys: List[str]) -> str:
+            return f'{name} {len(keys)}' + (f' {summarise_keys(keys)}' if keys else '')
+
         parts = [f'loaded {self.loaded}', f'inflated {self.inflated}',
-                 f'ignored {len(self.ignored)}' + (f' {summarise_keys(self.ignored)}'
-                                                   if self.ignored else ''),
-                 f'missing {len(self.missing)}' + (f' {summarise_keys(self.missing)}'
-                                                   if self.missing else '')]
+                 part('ignored', [k for k in self.ignored if k not in self.mismatched]),
+                 part('missing', [k for k in self.missing if k not in self.mismatched])]
+        if self.mismatched:
+            parts.append(part('shape-mismatched', self.mismatched))
         return f'{self.source} ({self.kind}): ' + ', '.join(parts)
+
+
+def first_nonfinite(state: StateDict) -> Optional[str]:
+    """``'key' (n of N values NaN/inf)`` for the first floating tensor that is not finite."""
+    for key, value in state.items():
+        if value.is_floating_point() or value.is_complex():
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                return f'{key} ({bad} of {value.numel()} values NaN/inf)'
+    return None
 
 
 def summarise_keys(keys: List[str], limit: int = 3) -> str:
@@ -99,34 +121,25 @@ def _shape_report(keys: List[str], state: StateDict, target: StateDict, limit: i
 def apply_state_dict(module: nn.Module, state: StateDict, info: CheckpointInfo, strict: bool,
                      inflated: Sequence[str] = (),
                      ignorable: Callable[[str], bool] = lambda key: False,
-                     rebuilt: Callable[[str], bool] = is_rebuilt_buffer) -> LoadSummary:
+                     rebuilt: Callable[[str], bool] = is_rebuilt_buffer,
+                     tolerated: Callable[[str], bool] = lambda key: False) -> LoadSummary:
     """Copy ``state`` into ``module`` after checking names and shapes; log the summary.
 
     ``inflated`` names the keys converted from 2D; ``ignorable`` marks checkpoint keys
-    that are expected to be unused (they never fail a strict load). Keys ``rebuilt``
-    marks (by default Swin's relative_position_index and attn_mask buffers) are neither
-    taken from the file nor counted as missing.
+    that are expected to be unused and ``tolerated`` model or file keys whose absence or
+    shape never fails a strict load (a new classification head). Keys ``rebuilt`` marks
+    (by default Swin's relative_position_index and attn_mask buffers) are neither taken
+    from the file nor counted as missing. A tensor with NaN/inf is warned about.
     """
     target = module.state_dict()
     state = {k: v for k, v in state.items() if not rebuilt(k)}
     mismatched = [k for k in state if k in target and state[k].shape != target[k].shape]
     unexpected = [k for k in state if k not in target]
     missing = [k for k in target if k not in state and not rebuilt(k)]
-    unknown = [k for k in unexpected if not ignorable(k)]
-    if strict and (mismatched or missing or unknown):
-        problems = []
-        if mismatched:
-            problems.append('shapes differ for ' + _shape_report(mismatched, state, target))
-        if missing:
-            problems.append(f'{len(missing)} model keys missing from the file '
-                            f'{summarise_keys(missing)}')
-        if unknown:
-            problems.append(f'{len(unknown)} keys the model does not have '
-                            f'{summarise_keys(unknown)}')
-        raise CheckpointMismatchError(
-            f'{info.path} ({info.describe()}) does not fit {type(module).__name__}: '
-            + '; '.join(problems) + '. Check the model config matches the checkpoint, or pass '
-            'strict=False to load what fits.')
+    if strict:
+        check_fit(module, state, target, info, [k for k in mismatched if not tolerated(k)],
+                  [k for k in missing if not tolerated(k)],
+                  [k for k in unexpected if not (ignorable(k) or tolerated(k))])
     skipped = set(mismatched)
     usable = {k: v for k, v in state.items() if k in target and k not in skipped}
     with torch.no_grad():
@@ -135,10 +148,34 @@ def apply_state_dict(module: nn.Module, state: StateDict, info: CheckpointInfo, 
     summary = LoadSummary(info.path, info.describe(), loaded=len(usable),
                           inflated=sum(1 for key in inflated if key in usable),
                           ignored=unexpected + mismatched, missing=missing + mismatched,
+                          mismatched=mismatched, nonfinite=first_nonfinite(usable),
                           meta=info.meta)
     level = logging.WARNING if (missing or mismatched) else logging.INFO
     print_log(str(summary), logger='current', level=level)
+    if summary.nonfinite:
+        print_log(f'{info.path}: the weights are not finite: {summary.nonfinite}; the model '
+                  'will output NaN', logger='current', level=logging.WARNING)
     return summary
+
+
+def check_fit(module: nn.Module, state: StateDict, target: StateDict, info: CheckpointInfo,
+              mismatched: List[str], missing: List[str], unknown: List[str]) -> None:
+    """Raise :class:`CheckpointMismatchError` naming what does not fit, if anything."""
+    if not (mismatched or missing or unknown):
+        return
+    problems = []
+    if mismatched:
+        problems.append('shapes differ for ' + _shape_report(mismatched, state, target))
+    if missing:
+        problems.append(f'{len(missing)} model keys missing from the file '
+                        f'{summarise_keys(missing)}')
+    if unknown:
+        problems.append(f'{len(unknown)} keys the model does not have '
+                        f'{summarise_keys(unknown)}')
+    raise CheckpointMismatchError(
+        f'{info.path} ({info.describe()}) does not fit {type(module).__name__}: '
+        + '; '.join(problems) + '. Check the model config matches the checkpoint, or load '
+        f'what fits ({LOAD_WHAT_FITS}=True in a config, strict=False in Python).')
 
 
 def load_pretrained(backbone: nn.Module, path: str, pretrained2d: bool, strict: bool = True,
@@ -176,6 +213,31 @@ def load_pretrained(backbone: nn.Module, path: str, pretrained2d: bool, strict: 
     return apply_state_dict(backbone, state, info, strict)
 
 
+def pretrained_source(pretrained: Optional[str], init_cfg: Any, owner: str) -> Optional[str]:
+    """The checkpoint a backbone starts from: its ``pretrained``, or mmengine's
+    ``init_cfg=dict(type='Pretrained', checkpoint=...)``, which is read the same safe,
+    summarised way (mmengine's own initialiser would ignore the Swin layouts).
+
+    Raises:
+        ValueError: both name different files, or ``prefix`` is other than 'backbone.'.
+    """
+    entries = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    from_init = [e for e in entries if isinstance(e, dict) and e.get('type') == 'Pretrained']
+    if not from_init:
+        return pretrained
+    entry = from_init[0]
+    if entry.get('prefix') not in (None, 'backbone.'):
+        raise ValueError(f'{owner}: init_cfg Pretrained prefix={entry["prefix"]!r} is not '
+                         "supported: the backbone part of a checkpoint is found by itself")
+    checkpoint = entry.get('checkpoint')
+    if not isinstance(checkpoint, str):
+        raise ValueError(f'{owner}: init_cfg Pretrained needs checkpoint=PATH_OR_URL')
+    if pretrained not in (None, checkpoint):
+        raise ValueError(f'{owner}: pretrained={pretrained!r} and init_cfg Pretrained '
+                         f'checkpoint={checkpoint!r} disagree; set only one')
+    return checkpoint
+
+
 def backbone_is_swin(model: nn.Module) -> bool:
     """Whether the Swin layout conversions and kind checks are for ``model``: its backbone
     is our ``SwinTransformer3D``, or it has no ``backbone`` child at all (then the file's
@@ -195,7 +257,8 @@ def check_plain_recognizer(model: nn.Module, state: StateDict, path: str) -> Non
 
 
 def load_plain_recognizer(model: nn.Module, state: StateDict, path: str,
-                          meta: Dict[str, Any], strict: bool) -> LoadSummary:
+                          meta: Dict[str, Any], strict: bool,
+                          tolerated: Callable[[str], bool] = lambda key: False) -> LoadSummary:
     """Load a recognizer state dict key for key (every backbone but Swin).
 
     Nothing is renamed and every key, buffers included, is read from the file: this is
@@ -203,7 +266,7 @@ def load_plain_recognizer(model: nn.Module, state: StateDict, path: str,
     """
     check_plain_recognizer(model, state, path)
     return apply_state_dict(model, state, plain_recognizer_info(path, meta), strict,
-                            rebuilt=lambda key: False)
+                            rebuilt=lambda key: False, tolerated=tolerated)
 
 
 def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
@@ -222,10 +285,18 @@ def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
         trusted: unrestricted unpickling (see :func:`videoswin.checkpoint.safe_load`).
     """
     model = model.module if is_model_wrapper(model) else model
-    path = osp.expanduser(str(path))
+    path = expand_path(path)
     state, meta = read_state_dict(path, trusted=trusted)
+    return load_recognizer_state(model, state, path, meta, strict)
+
+
+def load_recognizer_state(model: nn.Module, state: StateDict, path: str, meta: Dict[str, Any],
+                          strict: bool,
+                          tolerated: Callable[[str], bool] = lambda key: False) -> LoadSummary:
+    """Load a whole recognizer's state dict read from ``path`` (see
+    :func:`load_model_checkpoint`); ``tolerated`` as in :func:`apply_state_dict`."""
     if not backbone_is_swin(model):
-        return load_plain_recognizer(model, state, path, meta, strict)
+        return load_plain_recognizer(model, state, path, meta, strict, tolerated)
     state, info = detect(state, path, meta)
     if info.dims == 2:
         raise CheckpointKindError(
@@ -234,5 +305,5 @@ def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
     if info.scope == 'backbone':
         raise CheckpointKindError(
             f'{path} is a bare 3D backbone (no backbone./cls_head. keys): load it with '
-            f'model.backbone.pretrained={path!r} and pretrained2d=False.')
-    return apply_state_dict(model, state, info, strict)
+            f'model.backbone.pretrained={path!r} and pretrained2d=False (not load_from).')
+    return apply_state_dict(model, state, info, strict, tolerated=tolerated)

@@ -12,7 +12,8 @@ from typing import Callable, Optional, TypeVar
 
 from mmengine.config import Config, DictAction
 
-from videoswin.checkpoint import CheckpointKindError, UnsafeCheckpointError
+from videoswin.checkpoint import (CheckpointDownloadError, CheckpointKindError,
+                                  UnreadableCheckpointError, UnsafeCheckpointError)
 
 from .config_check import check_option_keys
 from .errors import ConfigError
@@ -20,8 +21,10 @@ from .errors import ConfigError
 T = TypeVar('T')
 
 #: Input problems a checkpoint tool reports in one line instead of a traceback: the
-#: file is missing, needs unpickling beyond the allow-list, or holds the wrong model.
-BAD_CHECKPOINT_ERRORS = (FileNotFoundError, CheckpointKindError, UnsafeCheckpointError)
+#: file is missing, cannot be downloaded, is not a torch file (or a damaged one), needs
+#: unpickling beyond the allow-list, or holds the wrong model.
+BAD_CHECKPOINT_ERRORS = (FileNotFoundError, CheckpointDownloadError, UnreadableCheckpointError,
+                         CheckpointKindError, UnsafeCheckpointError)
 
 
 class CfgOptionsAction(DictAction):

@@ -23,6 +23,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
+from videoswin.checkpoint.load import pretrained_source
 from videoswin.models.layers.init import init_linear_and_norm
 from videoswin.models.layers.vit_layers import (Mlp, SelfAttention, drop_path_layer,
                                                 drop_path_rates, merge_heads, split_heads)
@@ -203,7 +204,8 @@ class DualFormer(BaseModule):
         pretrained: checkpoint loaded by :meth:`init_weights`: DualFormer video weights
             (official or ours) or 2-D image weights of the same names, inflated; see
             :func:`load_dualformer_pretrained`.
-        init_cfg: mmengine init config (unused).
+        init_cfg: mmengine init config; only type 'Pretrained' is used, read like
+            ``pretrained``.
     """
 
     def __init__(self, arch: Union[str, dict] = 'tiny', num_frames: int = 32,
@@ -251,8 +253,9 @@ class DualFormer(BaseModule):
     def init_weights(self) -> None:
         """Load ``pretrained`` if set: a DualFormer video checkpoint (official or ours), or a
         2-D image checkpoint of the same names (2-D DualFormer / Twins-SVT), inflated."""
-        if self.pretrained:
-            print_log(load_dualformer_pretrained(self, self.pretrained), logger='current')
+        source = pretrained_source(self.pretrained, self.init_cfg, type(self).__name__)
+        if source:
+            print_log(load_dualformer_pretrained(self, source), logger='current')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, H, W) -> (N, C', T', H', W') normalised stage-4 map."""

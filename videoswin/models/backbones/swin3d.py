@@ -303,6 +303,11 @@ class SwinTransformer3D(BaseModule):
             last stage's output goes through ``norm``; earlier ones are returned
             as they leave their blocks (before PatchMerging), so the state dict
             stays the official one. One index -> a tensor, several -> a tuple.
+        init_cfg: mmengine's; type 'Pretrained' is read like ``pretrained``.
+        load_what_fits: load from ``pretrained`` (and from the backbone part of
+            ``load_from``) only the tensors that fit, reporting what was skipped, as
+            for an ablation with other depths; by default a checkpoint that does not
+            fit is an error.
     """
 
     def __init__(self, arch: Union[None, str, Dict] = None, pretrained: Optional[str] = None,
@@ -316,13 +321,14 @@ class SwinTransformer3D(BaseModule):
                  drop_path_rate: float = 0.1, patch_norm: bool = True,
                  frozen_stages: int = -1, use_checkpoint: bool = False,
                  out_indices: Optional[Sequence[int]] = None,
-                 init_cfg: Optional[Dict] = None) -> None:
+                 init_cfg: Optional[Dict] = None, load_what_fits: bool = False) -> None:
         super().__init__(init_cfg=init_cfg)
         embed_dim, depths, num_heads = resolve_arch(arch, embed_dim, depths, num_heads)
         self.embed_dim, self.depths, self.num_heads = embed_dim, depths, num_heads
         self.num_layers = len(depths)
         self.pretrained = pretrained
         self.pretrained2d = pretrained2d
+        self.load_what_fits = load_what_fits
         self.patch_size = tuple(patch_size)
         self.window_size = tuple(window_size)
         self.frozen_stages = frozen_stages
@@ -354,14 +360,17 @@ class SwinTransformer3D(BaseModule):
                 nn.init.trunc_normal_(module.relative_position_bias_table, std=.02)
 
     def init_weights(self) -> None:
-        """Official init, then load ``pretrained`` (inflating a 2D model) when it is set."""
+        """Official init, then load ``pretrained`` or an ``init_cfg`` of type Pretrained
+        (inflating a 2D model) when one is set."""
+        from videoswin.checkpoint.load import load_pretrained, pretrained_source
         self._official_init()
-        if isinstance(self.pretrained, str):
-            from videoswin.checkpoint import load_pretrained
-            load_pretrained(self, self.pretrained, pretrained2d=self.pretrained2d)
-        elif self.pretrained is not None:
+        source = pretrained_source(self.pretrained, self.init_cfg, type(self).__name__)
+        if isinstance(source, str):
+            load_pretrained(self, source, pretrained2d=self.pretrained2d,
+                            strict=not self.load_what_fits)
+        elif source is not None:
             raise TypeError('SwinTransformer3D: pretrained must be a path or None, got '
-                            f'{type(self.pretrained).__name__}')
+                            f'{type(source).__name__}')
         self._is_init = True
 
     def _freeze_stages(self) -> None:

@@ -21,6 +21,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
+from videoswin.checkpoint.load import pretrained_source
 from videoswin.models.layers.init import init_linear_and_norm
 from videoswin.models.layers.vit_layers import (Mlp, PatchEmbed, SelfAttention,
                                                 TransformerBlock, drop_path_layer,
@@ -92,7 +93,8 @@ class TimeSformer(BaseModule):
         pretrained: ViT image checkpoint (timm state dict, HF ``ViTModel`` directory or
             file) or TimeSformer video checkpoint (official ``.pyth``, HF, ours) loaded by
             :meth:`init_weights`; see :func:`load_timesformer_pretrained`.
-        init_cfg: mmengine init config (unused; weights are set as the official code does).
+        init_cfg: mmengine init config; only type 'Pretrained' is used, read like
+            ``pretrained``.
 
     Input (N, C, T, H, W); output the normalised class token as (N, C, 1, 1, 1).
     """
@@ -144,8 +146,9 @@ class TimeSformer(BaseModule):
 
     def init_weights(self) -> None:
         """Load ``pretrained`` if set (random init already happened in the constructor)."""
-        if self.pretrained:
-            print_log(load_timesformer_pretrained(self, self.pretrained), logger='current')
+        source = pretrained_source(self.pretrained, self.init_cfg, type(self).__name__)
+        if source:
+            print_log(load_timesformer_pretrained(self, source), logger='current')
 
     def position_table(self, grid_hw: Tuple[int, int]) -> torch.Tensor:
         """(1, 1 + h*w, C) table; other grids are resampled (2-D nearest, as the official code)."""

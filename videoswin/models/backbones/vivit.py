@@ -26,6 +26,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from videoswin.checkpoint import CheckpointKindError
+from videoswin.checkpoint.load import pretrained_source
 from videoswin.models.layers.vit_layers import (Mlp, PatchEmbed, SelfAttention,
                                                 TransformerBlock, drop_path_layer,
                                                 drop_path_rates, merge_heads)
@@ -181,7 +182,8 @@ class ViViT(BaseModule):
             file) or HF ``Vivit*`` / our ViViT checkpoint; see :func:`load_vivit_pretrained`.
         tubelet_init: how a 2-D patch filter initialises the tubelet filter:
             'central_frame' (paper's best) or 'inflate' (repeat over t, divide by t).
-        init_cfg: mmengine init config (unused).
+        init_cfg: mmengine init config; only type 'Pretrained' is used, read like
+            ``pretrained``.
     """
 
     def __init__(self, variant: str = 'spatio_temporal', arch: Union[str, dict] = 'base',
@@ -244,8 +246,9 @@ class ViViT(BaseModule):
 
     def init_weights(self) -> None:
         """Load ``pretrained`` if set (random init already happened in the constructor)."""
-        if self.pretrained:
-            print_log(load_vivit_pretrained(self, self.pretrained), logger='current')
+        source = pretrained_source(self.pretrained, self.init_cfg, type(self).__name__)
+        if source:
+            print_log(load_vivit_pretrained(self, source), logger='current')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, H, W) -> (N, C', 1, 1, 1) for Models 1-2, (N, C', t, h, w) for 3-4."""
