@@ -19,7 +19,7 @@ def _child(name: str, parent: Registry, *locations: str) -> Registry:
 RUNNERS = _child('runner', mma.RUNNERS, 'engine')
 RUNNER_CONSTRUCTORS = _child('runner constructor', mma.RUNNER_CONSTRUCTORS, 'engine')
 LOOPS = _child('loop', mma.LOOPS, 'engine')
-HOOKS = _child('hook', mma.HOOKS, 'engine', 'checkpoint')
+HOOKS = _child('hook', mma.HOOKS, 'engine')
 LOG_PROCESSORS = _child('log processor', mma.LOG_PROCESSORS, 'engine')
 OPTIMIZERS = _child('optimizer', mma.OPTIMIZERS, 'engine')
 OPTIM_WRAPPERS = _child('optim_wrapper', mma.OPTIM_WRAPPERS, 'engine')

@@ -21,10 +21,9 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
+from videoswin.checkpoint.detect import CheckpointKindError, unwrap_state_dict
+from videoswin.checkpoint.load import LoadSummary, load_recognizer_state
 from videoswin.registry import HOOKS
-
-from .detect import CheckpointKindError, unwrap_state_dict
-from .load import LoadSummary, load_recognizer_state
 
 #: What mmengine's ``Runner.resume`` reads besides the weights.
 TRAINING_ENTRIES = ('meta.epoch', 'meta.iter', 'optimizer', 'message_hub')
