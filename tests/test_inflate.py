@@ -19,7 +19,8 @@ from transformers import SwinConfig, SwinForImageClassification, SwinModel
 
 from videoswin.checkpoint import (CheckpointKindError, CheckpointMismatchError,
                                   load_model_checkpoint, load_pretrained)
-from videoswin.checkpoint.layouts import hf_to_microsoft, rename_hf_5x_to_4x
+from swin_files import rename_hf_5x_to_4x
+from videoswin.checkpoint.layouts import hf_to_microsoft
 from videoswin.models.backbones.swin3d import SwinTransformer3D
 from videoswin.testing import randomise_
 

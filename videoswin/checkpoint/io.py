@@ -114,17 +114,6 @@ def _allowed_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     return allowed
 
 
-def allowed_global_names() -> List[str]:
-    """The extra globals ``safe_load`` accepts, as ``module.name`` strings (for docs/tests)."""
-    names = []
-    for entry in _allowed_globals():
-        if isinstance(entry, tuple):
-            names.append(entry[1])
-        else:
-            names.append(f'{entry.__module__}.{entry.__qualname__}')
-    return sorted(names)
-
-
 def trust_from_env() -> bool:
     """True when the user opted in to unrestricted loading for this process."""
     return os.environ.get(TRUST_ENV_VAR, '0').strip().lower() in _TRUE_VALUES

@@ -123,30 +123,6 @@ def hf_to_microsoft(state_dict: StateDict) -> StateDict:
     return converted
 
 
-def rename_hf_5x_to_4x(state_dict: StateDict) -> StateDict:
-    """5.x in-memory names -> the 4.x names (what 4.x wrote and 5.x still writes to disk).
-
-    The 4.x ``relative_position_index`` buffers are not recreated; they are rebuilt on
-    load anyway.
-    """
-    pairs = [('attention.q_proj', 'attention.self.query'),
-             ('attention.k_proj', 'attention.self.key'),
-             ('attention.v_proj', 'attention.self.value'),
-             ('attention.o_proj', 'attention.output.dense'),
-             ('attention.relative_position_bias.relative_position_bias_table',
-              'attention.self.relative_position_bias_table'),
-             ('mlp.fc1', 'intermediate.dense'),
-             ('mlp.fc2', 'output.dense')]
-    renamed = {}
-    for key, value in state_dict.items():
-        for new, old in pairs:
-            if f'.{new}.' in key or key.endswith(f'.{new}'):
-                key = key.replace(f'.{new}', f'.{old}', 1)
-                break
-        renamed[key] = value
-    return renamed
-
-
 def mmaction2_to_official(state_dict: StateDict) -> StateDict:
     """mmaction2 1.x names the backbone's last LayerNorm ``norm3``; the official code ``norm``."""
     pattern = re.compile(r'^((?:backbone\.)?)norm3\.')
