@@ -12,7 +12,7 @@ import pytest
 from videoswin.checkpoint import safe_load
 from videoswin.datasets.synthetic import make_synthetic_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
 
 
 def run_tool(args, cwd: Path) -> str:
@@ -28,12 +28,12 @@ def test_window_and_depth_ablation_trains_and_tests_end_to_end(tmp_path):
     config = tmp_path / 'swin-micro_w244_d1121.py'
     config.write_text(textwrap.dedent(f'''\
         # Ablation: a smaller window and a deeper stage 3 than the demo model.
-        _base_ = ['{ROOT}/configs/demo/swin-micro_synthetic.py']
+        _base_ = ['{REPO_ROOT}/configs/demo/swin-micro_synthetic.py']
         model = dict(backbone=dict(window_size=(2, 4, 4), depths=(1, 1, 2, 1)))
         train_dataloader = dict(batch_size=4)
         train_cfg = dict(max_epochs=1, val_interval=1)
         '''))
-    run_tool([ROOT / 'tools/train.py', config, '--work-dir', 'work'], cwd=tmp_path)
+    run_tool([REPO_ROOT / 'tools/train.py', config, '--work-dir', 'work'], cwd=tmp_path)
 
     checkpoint = tmp_path / 'work/epoch_1.pth'
     state = safe_load(str(checkpoint))['state_dict']
@@ -43,7 +43,7 @@ def test_window_and_depth_ablation_trains_and_tests_end_to_end(tmp_path):
     table_rows = (2 * 2 - 1) * (2 * 4 - 1) * (2 * 4 - 1)
     assert state['backbone.layers.0.blocks.0.attn.relative_position_bias_table'].shape[0] == table_rows
 
-    out = run_tool([ROOT / 'tools/test.py', config, checkpoint, '--work-dir', 'work',
+    out = run_tool([REPO_ROOT / 'tools/test.py', config, checkpoint, '--work-dir', 'work',
                     '--dump', 'work/preds.pkl'], cwd=tmp_path)
     metrics = dict(re.findall(r'^(top-1 accuracy|top-5 accuracy|mean class accuracy): ([\d.]+)$',
                               out, flags=re.M))

@@ -28,7 +28,8 @@ from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.engine.hooks import AtomicCheckpointHook
 from videoswin.utils import register_all_modules
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
+
 # the demo model on 4 synthetic clips, batch 2: 2 iterations an epoch, 4 epochs
 CHILD = """
 _base_ = ['{repo}/configs/demo/swin-micro_synthetic.py']
@@ -53,14 +54,14 @@ def child(tmp_path_factory) -> Path:
     make_synthetic_dataset(root / 'data', num_train=2, num_val=1, num_frames=20,
                            ssv2_style=False)
     path = root / 'child.py'
-    path.write_text(CHILD.format(repo=REPO, data=root / 'data'))
+    path.write_text(CHILD.format(repo=REPO_ROOT, data=root / 'data'))
     return path
 
 
 def _train(config: Path, work_dir: Path, *extra: str) -> str:
     result = subprocess.run(
         [sys.executable, 'tools/train.py', str(config), '--work-dir', str(work_dir), *extra],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
         env=dict(os.environ, OMP_NUM_THREADS='1'))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

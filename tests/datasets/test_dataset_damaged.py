@@ -16,7 +16,7 @@ from videoswin.datasets.annotations import write_video_list
 from videoswin.datasets.sample_data import make_kinetics, make_sthv2
 from videoswin.utils import register_all_modules
 
-from test_dataset_official import K400_TRAIN, tiny_swin_config
+from helpers.tiny_swin import K400_TRAIN, tiny_swin_config
 
 register_all_modules()
 

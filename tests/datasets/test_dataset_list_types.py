@@ -15,7 +15,6 @@ from pathlib import Path
 import mmcv
 import pytest
 from mmengine.config import Config
-from test_data_tools import tool
 
 from videoswin.datasets import BadSampleError
 from videoswin.datasets.annotations import (parse_rawframe_list, parse_video_list,
@@ -26,9 +25,11 @@ from videoswin.datasets.transforms.clip_reader import ClipReader
 from videoswin.registry import DATASETS
 from videoswin.utils import register_all_modules
 
+from helpers import REPO_ROOT
+from helpers.data_tools import tool
+
 register_all_modules()
 
-REPO = Path(__file__).resolve().parents[1]
 CLASSES = ('air drumming', 'abseiling', 'passing American football (in game)')
 VIDEO_TYPES = ('KineticsDataset', 'SthV2Dataset', 'VideoDataset')
 # a dataloader section as a user writes it in a config file
@@ -232,10 +233,10 @@ def test_training_through_tools_train_on_a_builders_list_with_video_dataset(dama
                                                                           tmp_path):
     ann_file, root, broken = damaged_list
     config = tmp_path / 'user_config.py'
-    config.write_text(TRAIN_CONFIG.format(repo=REPO, ann_file=ann_file, root=root))
+    config.write_text(TRAIN_CONFIG.format(repo=REPO_ROOT, ann_file=ann_file, root=root))
     done = subprocess.run(
         [sys.executable, 'tools/train.py', str(config), '--work-dir', str(tmp_path / 'w')],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
         env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert done.returncode == 0, done.stderr[-3000:]
     output = done.stdout + done.stderr

@@ -13,7 +13,8 @@ from videoswin.datasets.synthetic import (CLASSES, REVERSED_LABEL, make_clip,
                                           make_synthetic_dataset, render_clip,
                                           sample_clip_spec)
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
+
 SEEDS = range(12)
 
 
@@ -99,7 +100,7 @@ def read_list(path: Path):
 @pytest.mark.slow
 def test_written_dataset_has_both_layouts_with_decodable_videos(tmp_path):
     # A fresh interpreter: once decord is loaded, VP9 can only be encoded out of process.
-    subprocess.run([sys.executable, str(ROOT / 'tools/data/make_synthetic.py'), str(tmp_path),
+    subprocess.run([sys.executable, str(REPO_ROOT / 'tools/data/make_synthetic.py'), str(tmp_path),
                     '--seed', '1', '--num-train', '3', '--num-val', '2', '--num-frames', '20'],
                    check=True, capture_output=True)
     assert (tmp_path / 'classes.txt').read_text().split() == list(CLASSES)

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.dataset import DefaultSampler
-from test_resume_tools import CONFIG, REPO, _kill_after_iteration_6, _train, _weights
 
 from videoswin.datasets.annotations import parse_video_list
 from videoswin.datasets.sample_data import damage
 from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.datasets.transforms.clip_reader import ClipReader
 from videoswin.datasets.video_probe import probe_video
+
+from helpers import REPO_ROOT
+from helpers.train_runs import CONFIG, kill_after_iteration_6, run_train, weights_of
 
 BATCH, PER_EPOCH = 2, 4  # CONFIG: 8 clips, batch 2; the run is paused after iteration 6
 
@@ -46,23 +48,23 @@ def config(tmp_path_factory) -> Path:
             reader.read([18, 19])
     assert probe_video(video, backend='decord', full=False) is not None
     path = root / 'micro.py'
-    path.write_text(CONFIG.format(repo=REPO, data=root / 'data'))
+    path.write_text(CONFIG.format(repo=REPO_ROOT, data=root / 'data'))
     return path
 
 
 @pytest.mark.slow
 def test_sigkill_then_resume_over_a_video_failing_mid_decode_is_bitwise_exact(config, tmp_path):
     straight, killed = tmp_path / 'straight', tmp_path / 'killed'
-    _train(config, straight)
+    run_train(config, straight)
     assert 'bad sample' in (tmp_path / 'straight.out').read_text()
 
-    _kill_after_iteration_6(config, killed)
+    kill_after_iteration_6(config, killed)
     log_before = (tmp_path / 'killed.out').read_text()
 
-    _train(config, killed, '--resume')
+    run_train(config, killed, '--resume')
     resumed_log = (tmp_path / 'killed.out').read_text()[len(log_before):]
     assert 'resuming epoch 2 at batch 3 of 4' in resumed_log
     assert 'bad sample' in resumed_log  # decoded again after the resume, failed again
-    reference, resumed = _weights(straight / 'epoch_2.pth'), _weights(killed / 'epoch_2.pth')
+    reference, resumed = weights_of(straight / 'epoch_2.pth'), weights_of(killed / 'epoch_2.pth')
     assert reference.keys() == resumed.keys()
     assert [k for k in reference if not torch.equal(reference[k], resumed[k])] == []

@@ -3,11 +3,12 @@ checkpoint ends with bitwise the same weights as a run that was never interrupte
 import pytest
 import torch
 from mmengine.runner import EpochBasedTrainLoop
-from test_reliability_toys import (CrashAfter, NoisyDataset, assert_same_weights,
-                                   clone_state, make_runner)
 
 from videoswin.engine.hooks.checkpoint_files import find_resumable_checkpoint
 from videoswin.engine.resumable_data import ResumableSampler, SampleKey, SeededDataset
+
+from helpers.toy_runner import (CrashAfter, NoisyDataset, assert_same_weights, clone_state,
+                                make_runner)
 
 
 def _train(work_dir, **kwargs):

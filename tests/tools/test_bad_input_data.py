@@ -18,7 +18,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
-from test_data_tools import tool
 
 from videoswin.datasets import BadSampleError
 from videoswin.datasets.annotations import parse_video_list
@@ -27,7 +26,9 @@ from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
 from videoswin.utils.errors import one_line
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
+from helpers.data_tools import tool
+
 CLASSES = ('air drumming', 'abseiling', 'zumba')
 CONFIG = """
 _base_ = ['{repo}/configs/demo/swin-micro_synthetic.py']
@@ -56,7 +57,7 @@ def data(tmp_path_factory) -> dict:
         str(kinetics['csv']['train']), str(kinetics['csv']['val']), '--video-root',
         str(kinetics['video_root']), '--out-dir', str(root)]) == 0
     config = root / 'user_config.py'
-    config.write_text(CONFIG.format(repo=REPO, root=kinetics['video_root'],
+    config.write_text(CONFIG.format(repo=REPO_ROOT, root=kinetics['video_root'],
                                     train=root / 'kinetics400_train_list_videos.txt',
                                     val=root / 'kinetics400_val_list_videos.txt'))
     register_all_modules()
@@ -205,7 +206,7 @@ def run(tool_name: str, argv: List[str], capfd) -> Tuple[int, List[str], List[st
     MMLogger._instance_dict.clear()  # earlier runs' loggers write to closed streams
     saved, sys.argv = sys.argv, [tool_name, *argv]
     try:
-        runpy.run_path(str(REPO / 'tools' / tool_name), run_name='__main__')
+        runpy.run_path(str(REPO_ROOT / 'tools' / tool_name), run_name='__main__')
         status = 0
     except SystemExit as exit_:
         status = exit_.code

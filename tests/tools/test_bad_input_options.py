@@ -24,7 +24,8 @@ from videoswin.utils.config_check import check_config, check_top_level_keys
 from videoswin.utils.config_values import NUMERIC_KEYS
 from videoswin.utils.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
+
 # every case stops before the data is read: the demo config's data root need not exist
 CONFIG = """
 _base_ = ['{repo}/configs/demo/swin-micro_synthetic.py']
@@ -82,7 +83,7 @@ def files(tmp_path_factory) -> SimpleNamespace:
     data = root / 'data'
     make_synthetic_dataset(data, num_train=1, num_val=1, num_frames=12, ssv2_style=False)
     config = root / 'micro.py'
-    config.write_text(CONFIG.format(repo=REPO))
+    config.write_text(CONFIG.format(repo=REPO_ROOT))
     typo_config = root / 'typo.py'
     typo_config.write_text(f"_base_ = ['{config}']\ntrian_dataloader = dict(batch_size=4)\n")
     # a pickle that needs a class outside the allow-list: not loadable safely
@@ -100,7 +101,7 @@ def test_bad_option_ends_with_one_line(files, tmp_path, tool, args, status, patt
     work = tmp_path / 'work'
     argv = [a.format(work=work, **vars(files)) for a in args.split()]
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    result = subprocess.run([sys.executable, str(REPO / tool), *argv], cwd=tmp_path, env=env,
+    result = subprocess.run([sys.executable, str(REPO_ROOT / tool), *argv], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     errors = [line for line in result.stderr.splitlines() if line.startswith('error: ')]
     assert result.returncode == status, result.stderr[-3000:]
@@ -110,11 +111,12 @@ def test_bad_option_ends_with_one_line(files, tmp_path, tool, args, status, patt
 
 
 # ------------------------------------------------------------- the rules, in-process
-@pytest.mark.parametrize('path', sorted(str(p.relative_to(REPO)) for p in
-                                        (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts))
+@pytest.mark.parametrize('path', sorted(
+    str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / 'configs').rglob('*.py')
+    if '_base_' not in p.parts))
 def test_no_shipped_config_is_refused_by_the_key_and_value_checks(path):
     register_all_modules()
-    cfg = Config.fromfile(str(REPO / path))
+    cfg = Config.fromfile(str(REPO_ROOT / path))
     for mode in ('train', 'test'):
         check_config(cfg, mode, check_paths=False)
 

@@ -3,14 +3,13 @@ import os
 import socket
 import subprocess
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
 
 from videoswin.datasets.synthetic import make_synthetic_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
 
 # Saves, on every rank, the sampler's indices and the weights before and after training.
 RANK_DUMP_HOOK = '''
@@ -52,7 +51,7 @@ def test_two_cpu_processes_train_to_identical_weights(tmp_path):
     (tmp_path / 'rank_dump_hook.py').write_text(RANK_DUMP_HOOK)
     config = tmp_path / 'dist_cfg.py'
     config.write_text(textwrap.dedent(f'''\
-        _base_ = ['{ROOT}/configs/demo/swin-micro_synthetic.py']
+        _base_ = ['{REPO_ROOT}/configs/demo/swin-micro_synthetic.py']
         custom_imports = dict(imports=['rank_dump_hook'], allow_failed_imports=False)
         custom_hooks = [dict(type='RankDumpHook')]
         # 8 clips / 2 processes / 2 per batch = 2 synchronised steps per process
@@ -63,7 +62,7 @@ def test_two_cpu_processes_train_to_identical_weights(tmp_path):
     env = dict(os.environ, PORT=str(free_port()),
                PYTHONPATH=f'{tmp_path}{os.pathsep}{os.environ.get("PYTHONPATH", "")}')
     result = subprocess.run(
-        ['bash', str(ROOT / 'tools/dist_train.sh'), str(config), '2', '--work-dir', 'work'],
+        ['bash', str(REPO_ROOT / 'tools/dist_train.sh'), str(config), '2', '--work-dir', 'work'],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 

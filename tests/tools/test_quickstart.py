@@ -7,11 +7,10 @@ import os
 import pickle
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
 
 
 @pytest.mark.slow
@@ -19,7 +18,7 @@ def test_quickstart_makes_data_trains_tests_and_prints_top1(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS='1',
                SYNTHETIC_ARGS='--num-train 3 --num-val 2 --no-ssv2')
     result = subprocess.run(
-        ['bash', str(ROOT / 'tools/quickstart.sh'), '--cfg-options', 'train_cfg.max_epochs=1',
+        ['bash', str(REPO_ROOT / 'tools/quickstart.sh'), '--cfg-options', 'train_cfg.max_epochs=1',
          'train_cfg.val_interval=1', 'train_dataloader.batch_size=3'],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

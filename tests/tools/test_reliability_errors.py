@@ -21,8 +21,9 @@ from videoswin.utils import register_all_modules
 from videoswin.utils.config_check import accepted_arguments, check_config
 from videoswin.utils.errors import ConfigError, one_line
 
-REPO = Path(__file__).resolve().parents[1]
-TOOLS = REPO / 'tools'
+from helpers import REPO_ROOT
+
+TOOLS = REPO_ROOT / 'tools'
 CONFIG = """
 _base_ = ['{repo}/configs/demo/swin-micro_synthetic.py']
 _data = dict(ann_file='{data}/train_list.txt', data_prefix=dict(video='{data}/train'))
@@ -46,7 +47,7 @@ def data(tmp_path_factory) -> Path:
 @pytest.fixture
 def config(data, tmp_path) -> Path:
     path = tmp_path / 'micro.py'
-    path.write_text(CONFIG.format(repo=REPO, data=data))
+    path.write_text(CONFIG.format(repo=REPO_ROOT, data=data))
     return path
 
 
@@ -145,7 +146,7 @@ def test_label_outside_num_classes_ends_a_real_run_with_one_line(config, data, t
     done = subprocess.run(
         [sys.executable, str(TOOLS / 'train.py'), str(config), '--work-dir', str(tmp_path / 'w'),
          '--cfg-options', f'train_dataloader.dataset.ann_file={ann_file}'],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
         env=dict(os.environ, OMP_NUM_THREADS='1'))
     line = the_error_line(done.returncode, done.stderr.splitlines())
     video = data / 'train' / lines[1].split()[0]
@@ -170,7 +171,7 @@ def test_one_line_shortens_builder_chains():
 def test_every_shipped_config_passes_the_check():
     # the check must never refuse a valid config: every recipe in configs/ passes it
     register_all_modules()
-    recipes = [p for p in sorted((REPO / 'configs').rglob('*.py')) if '_base_' not in p.parts]
+    recipes = [p for p in sorted((REPO_ROOT / 'configs').rglob('*.py')) if '_base_' not in p.parts]
     assert len(recipes) > 10
     for path in recipes:
         cfg = Config.fromfile(str(path))

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / 'configs/demo/swin-micro_synthetic.py'
+from helpers import REPO_ROOT
+
+DEMO = REPO_ROOT / 'configs/demo/swin-micro_synthetic.py'
 
 
 def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'tool_{name}', ROOT / 'tools' / f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'tool_{name}',
+                                                  REPO_ROOT / 'tools' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -91,12 +93,13 @@ def test_slurm_scripts_launch_one_task_per_gpu_through_srun(tmp_path, script, ar
     log = tmp_path / 'srun.args'
     fake_command(tmp_path, 'srun', log)
     env = dict(os.environ, PATH=f'{tmp_path}:{os.environ["PATH"]}', GPUS='16', SRUN_ARGS='--qos x')
-    subprocess.run(['bash', str(ROOT / 'tools' / script), *args], env=env, check=True)
+    subprocess.run(['bash', str(REPO_ROOT / 'tools' / script), *args], env=env, check=True)
     srun_args = log.read_text().splitlines()
     assert srun_args[:2] == ['-p', 'gpu'] and '--job-name=job1' in srun_args
     assert '--ntasks=16' in srun_args and '--ntasks-per-node=8' in srun_args
     assert '--gres=gpu:8' in srun_args and srun_args[srun_args.index('--qos') + 1] == 'x'
-    tool = srun_args.index(str(ROOT / 'tools' / script.replace('slurm_', '').replace('.sh', '.py')))
+    tool = srun_args.index(
+        str(REPO_ROOT / 'tools' / script.replace('slurm_', '').replace('.sh', '.py')))
     assert srun_args[tool + 1:] == tool_args
 
 
@@ -109,18 +112,19 @@ def test_dist_scripts_call_torchrun_with_the_node_settings(tmp_path, script, arg
     fake_command(tmp_path, 'fakepython', log)
     env = dict(os.environ, PYTHON=str(tmp_path / 'fakepython'), NNODES='2', NODE_RANK='1',
                MASTER_ADDR='10.1.2.3', PORT='29999')
-    subprocess.run(['bash', str(ROOT / 'tools' / script), *args], env=env, check=True)
+    subprocess.run(['bash', str(REPO_ROOT / 'tools' / script), *args], env=env, check=True)
     argv = log.read_text().splitlines()
     nproc = args[1] if script == 'dist_train.sh' else args[2]
     assert argv[:2] == ['-m', 'torch.distributed.run']
     assert {'--nnodes=2', '--node_rank=1', '--master_addr=10.1.2.3', '--master_port=29999',
             f'--nproc_per_node={nproc}'} <= set(argv)
-    tool = argv.index(str(ROOT / 'tools' / script.replace('dist_', '').replace('.sh', '.py')))
+    tool = argv.index(str(REPO_ROOT / 'tools' / script.replace('dist_', '').replace('.sh', '.py')))
     assert argv[tool + 1:] == tool_args
 
 
 @pytest.mark.parametrize('script', ['dist_train.sh', 'dist_test.sh', 'slurm_train.sh',
                                     'slurm_test.sh'])
 def test_launchers_print_usage_when_arguments_are_missing(script):
-    result = subprocess.run(['bash', str(ROOT / 'tools' / script)], capture_output=True, text=True)
+    result = subprocess.run(['bash', str(REPO_ROOT / 'tools' / script)], capture_output=True,
+                            text=True)
     assert result.returncode == 2 and 'usage:' in result.stderr

@@ -19,11 +19,12 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
+from helpers import REPO_ROOT
+
 # every test here uses the trained demo model, about a minute to build
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = REPO / 'configs' / 'demo' / 'swin-micro_synthetic.py'
+DEMO_CONFIG = REPO_ROOT / 'configs' / 'demo' / 'swin-micro_synthetic.py'
 EPOCHS = 8
 TRAIN_BATCH = 2
 VIEWS = 2 * 3  # the demo test pipeline: 2 clips x ThreeCrop
@@ -56,7 +57,7 @@ def feature_dim() -> int:
 def run_tool(*args: str, cwd: Path) -> str:
     """Run ``tools/...`` as users do, from ``cwd``; return its stdout (fail with its output)."""
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    result = subprocess.run([sys.executable, str(REPO / args[0]), *args[1:]], cwd=cwd, env=env,
+    result = subprocess.run([sys.executable, str(REPO_ROOT / args[0]), *args[1:]], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (f'{args[0]} failed:\n{result.stdout[-3000:]}\n'
                                     f'{result.stderr[-3000:]}')
@@ -64,7 +65,7 @@ def run_tool(*args: str, cwd: Path) -> str:
 
 
 def load_tool(relative: str):
-    path = REPO / 'tools' / relative
+    path = REPO_ROOT / 'tools' / relative
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -86,7 +87,7 @@ def trained_demo(tmp_path_factory) -> SimpleNamespace:
             make_synthetic_dataset(data, seed=3, num_train=4, num_val=1, ssv2_style=False)
             config.write_text(TRAIN_CONFIG.format(base=str(DEMO_CONFIG), root=str(data),
                                                   epochs=EPOCHS, batch=TRAIN_BATCH))
-            run_tool('tools/train.py', str(config), '--work-dir', str(work_dir), cwd=REPO)
+            run_tool('tools/train.py', str(config), '--work-dir', str(work_dir), cwd=REPO_ROOT)
     videos = [line.split() for line in (data / 'train_list.txt').read_text().splitlines()]
     return SimpleNamespace(
         config=config, checkpoint=checkpoint, work_dir=work_dir, root=shared,

@@ -20,7 +20,8 @@ from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.engine.hooks.checkpoint_files import remove_stale_temp_files, temp_name
 from videoswin.utils.run_lifetime import LOCK_NAME
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
+
 # long enough that the run is still alive while the test looks at it
 CONFIG = """
 _base_ = ['{repo}/configs/demo/swin-micro_synthetic.py']
@@ -40,7 +41,7 @@ def write_config(tmp_path: Path, workers: int) -> Path:
     data = tmp_path / 'data'
     make_synthetic_dataset(data, num_train=1, num_val=1, num_frames=12, ssv2_style=False)
     config = tmp_path / 'long.py'
-    config.write_text(CONFIG.format(repo=REPO, data=data, workers=workers))
+    config.write_text(CONFIG.format(repo=REPO_ROOT, data=data, workers=workers))
     return config
 
 
@@ -70,7 +71,8 @@ def lock_is_free(work: Path) -> bool:
 def test_a_second_run_on_a_live_work_dir_is_refused_and_sigkill_frees_it(tmp_path):
     config, work = write_config(tmp_path, workers=0), tmp_path / 'work'
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    train = [sys.executable, str(REPO / 'tools/train.py'), str(config), '--work-dir', str(work)]
+    train = [sys.executable, str(REPO_ROOT / 'tools/train.py'), str(config), '--work-dir',
+             str(work)]
     first = subprocess.Popen(train, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     try:
@@ -143,7 +145,7 @@ def test_sigkilling_dist_train_stops_its_ranks_and_their_loader_workers(tmp_path
     config, work = write_config(tmp_path, workers=1), tmp_path / 'work'
     env = dict(os.environ, OMP_NUM_THREADS='1', PORT=str(free_port()))
     launcher = subprocess.Popen(
-        ['bash', str(REPO / 'tools/dist_train.sh'), str(config), '2', '--work-dir', str(work)],
+        ['bash', str(REPO_ROOT / 'tools/dist_train.sh'), str(config), '2', '--work-dir', str(work)],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         ranks: Dict[int, List[int]] = {}

@@ -3,7 +3,6 @@ leaves no process or open file behind: the CI-sized version of benchmarks/long_r
 (160 clips here; the benchmark runs 2,000, see docs/reliability.md for its figures)."""
 import importlib.util
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,8 +13,9 @@ from videoswin.engine.hooks.release_workers_hook import release_workers
 from videoswin.engine.hooks.resource_monitor_hook import open_files
 from videoswin.utils import register_all_modules
 
-REPO = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location('long_run', REPO / 'benchmarks' / 'long_run.py')
+from helpers import REPO_ROOT
+
+_spec = importlib.util.spec_from_file_location('long_run', REPO_ROOT / 'benchmarks' / 'long_run.py')
 long_run = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(long_run)
 

@@ -13,7 +13,6 @@ import pytest
 import torch
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import Hook
-from test_reliability_toys import assert_same_weights, clone_state, make_runner
 
 from videoswin.checkpoint import safe_load
 from videoswin.engine.hooks.checkpoint_files import (POINTER, commit,
@@ -21,18 +20,20 @@ from videoswin.engine.hooks.checkpoint_files import (POINTER, commit,
                                                      is_complete_checkpoint,
                                                      write_pointer)
 
-TESTS = Path(__file__).parent
+from helpers import TESTS_ROOT
+from helpers.toy_runner import assert_same_weights, clone_state, make_runner
+
 KILL_DURING_SECOND_SAVE = """
 import sys
 sys.path.insert(0, {tests!r})
-from test_reliability_toys import make_runner
+from helpers.toy_runner import make_runner
 make_runner({work_dir!r}, checkpoint={checkpoint!r},
             hooks=[dict(type='FaultInjectionHook', kill_during_save=2)]).train()
 """
 
 
 def _run_killed_during_second_save(work_dir: Path, checkpoint: dict) -> None:
-    script = KILL_DURING_SECOND_SAVE.format(tests=str(TESTS), work_dir=str(work_dir),
+    script = KILL_DURING_SECOND_SAVE.format(tests=str(TESTS_ROOT), work_dir=str(work_dir),
                                             checkpoint=checkpoint)
     env = dict(os.environ, OMP_NUM_THREADS='1')
     done = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True,

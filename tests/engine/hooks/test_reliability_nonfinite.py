@@ -3,9 +3,10 @@ stops naming the iteration and the last good checkpoint, or skips the step."""
 import pytest
 import torch
 from mmengine.hooks import Hook
-from test_reliability_toys import WeightsBefore, assert_same_weights, make_runner
 
 from videoswin.engine.hooks.nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
+
+from helpers.toy_runner import WeightsBefore, assert_same_weights, make_runner
 
 
 def _same_optimizer_state(a: dict, b: dict) -> bool:

@@ -12,17 +12,12 @@ from transformers import TimesformerConfig, TimesformerModel, VivitConfig, Vivit
 
 from videoswin.models.backbones.timesformer import TimeSformer, timesformer_state_dict
 from videoswin.models.backbones.vivit import ViViT, vivit_state_dict
-from videoswin.testing import randomise_ as randomise_far_from_init_
 
-TOL = 1e-4
+from helpers.peer_models import TOL, randomise_
+
 SMALL = dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=192)
 # the 5.x in-memory key names (layers.i.attention.q_proj ...) are what these tests map
 assert int(transformers.__version__.split('.')[0]) == 5
-
-
-def randomise_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Every parameter random (LayerNorm gains around 1), so no tensor can be skipped."""
-    return randomise_far_from_init_(model, seed, weight=0.1, gain=0.1).eval()
 
 
 def hf_timesformer(attention_type: str) -> TimesformerModel:

@@ -20,7 +20,8 @@ from transformers import ViTConfig, ViTModel
 from videoswin.models.backbones.dualformer import DualFormer, inflate_image_weights
 from videoswin.models.backbones.timesformer import TimeSformer
 from videoswin.models.backbones.vivit import ViViT
-from test_peer_exactness import TOL, randomise_
+
+from helpers.peer_models import TOL, randomise_
 
 ARCH = dict(embed_dims=48, num_layers=2, num_heads=4)
 

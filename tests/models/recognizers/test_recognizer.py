@@ -1,5 +1,4 @@
 """VideoRecognizer: training loss, multi-view testing, view chunking, feature mode."""
-from pathlib import Path
 
 import pytest
 import torch
@@ -9,7 +8,8 @@ from mmengine.config import Config
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
+
 EMBED = 8  # a 4-stage Swin outputs 8 * EMBED channels
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -175,7 +175,7 @@ def test_bad_max_testing_views_is_refused():
                                               ('large', 197.0)])
 def test_base_model_configs_build_the_published_variants(variant, params_m):
     register_all_modules()
-    cfg = Config.fromfile(str(ROOT / f'configs/_base_/models/swin_{variant}.py'))
+    cfg = Config.fromfile(str(REPO_ROOT / f'configs/_base_/models/swin_{variant}.py'))
     with torch.device('meta'):  # shapes only: no memory, no init cost
         model = MODELS.build(cfg.model)
     count = sum(p.numel() for p in model.parameters()) / 1e6

@@ -8,17 +8,17 @@ import math
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from videoswin.models.backbones.swin3d import SwinTransformer3D
 from videoswin.utils import register_all_modules
 
+from helpers import REPO_ROOT
+
 register_all_modules()
 
-ROOT = Path(__file__).resolve().parents[1]
-TOOL = ROOT / 'tools' / 'analysis' / 'get_flops.py'
+TOOL = REPO_ROOT / 'tools' / 'analysis' / 'get_flops.py'
 
 #: Paper Table 1 / official model zoo, GFLOPs per 32x224x224 view, and backbone params (M).
 PAPER = {
@@ -91,7 +91,7 @@ def test_cli_prints_params_and_gflops_for_a_config_file(tmp_path):
         "             num_heads=(1, 2, 4, 8), window_size=(8, 7, 7))\n")
     shape = (2, 3, 18, 100, 90)
     done = subprocess.run([sys.executable, str(TOOL), str(config), '--shape', *map(str, shape)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     gflops = float(re.search(r'GFLOPs:\s+([\d.]+)', done.stdout).group(1))
     params = float(re.search(r'Params:\s+([\d.]+) M', done.stdout).group(1))
@@ -116,7 +116,7 @@ def test_without_shape_the_input_is_one_view_of_the_test_pipeline(config, shape,
     from mmengine.config import Config
 
     tool = load_tool()
-    cfg = Config.fromfile(str(ROOT / 'configs/recognition' / config))
+    cfg = Config.fromfile(str(REPO_ROOT / 'configs/recognition' / config))
     assert tool.config_view_shape(cfg) == shape
     if paper_gflops is not None:
         window = tuple(cfg.model.backbone.window_size)
@@ -130,7 +130,7 @@ def test_a_config_without_a_test_pipeline_asks_for_shape(tmp_path):
     config.write_text("model = dict(type='SwinTransformer3D', embed_dim=32, depths=(2, 2, 2, 2),\n"
                       "             num_heads=(1, 2, 4, 8))\n")
     done = subprocess.run([sys.executable, str(TOOL), str(config)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300)
+                          text=True, cwd=REPO_ROOT, timeout=300)
     assert done.returncode == 1, done.stderr
     assert re.search(r'^error: ConfigError: the config has no test pipeline .*pass --shape '
                      r'N C T H W', done.stderr, flags=re.M), done.stderr

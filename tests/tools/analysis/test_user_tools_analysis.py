@@ -23,7 +23,9 @@ from mmengine.structures import LabelData
 
 from videoswin.apis.predictions import fuse_predictions, load_predictions
 
-TOOLS = Path(__file__).resolve().parents[1] / 'tools'
+from helpers import REPO_ROOT
+
+TOOLS = REPO_ROOT / 'tools'
 
 
 def load_tool(relative: str):

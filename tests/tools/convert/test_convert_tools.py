@@ -6,17 +6,17 @@ import re
 
 import torch
 
-from test_checkpoint_load import mmaction2_recognizer, our_recognizer
-from test_checkpoint_safe_load import tiny_runner
-from test_inflate import randomised_hf_swin, video_backbone
 from videoswin.checkpoint import load_model_checkpoint, load_pretrained, read_checkpoint
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from helpers import REPO_ROOT
+from helpers.hf_swin import randomised_hf_swin, video_backbone
+from helpers.swin_recognizers import mmaction2_recognizer, our_recognizer
+from helpers.tiny_runner import tiny_runner
 
 
 def _tool(relative_path: str):
     """Import a tool script as a module, to call its main() in-process."""
-    path = osp.join(REPO, relative_path)
+    path = osp.join(REPO_ROOT, relative_path)
     spec = importlib.util.spec_from_file_location(osp.basename(path)[:-3], path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

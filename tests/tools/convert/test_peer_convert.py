@@ -7,7 +7,6 @@ PySlowFast saves it (``model_state`` with ``model.`` keys, ``epoch``, ``optimize
 ``cfg`` as YAML text).
 """
 import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,11 +17,13 @@ from transformers import (TimesformerConfig, TimesformerForVideoClassification, 
 from videoswin.checkpoint import CheckpointKindError, install_safe_loader, safe_load
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
-from test_peer_exactness import TOL, randomise_
+
+from helpers import REPO_ROOT
+from helpers.peer_models import TOL, randomise_
 
 register_all_modules()
 
-TOOLS = Path(__file__).resolve().parents[1] / 'tools' / 'convert'
+TOOLS = REPO_ROOT / 'tools' / 'convert'
 NUM_CLASSES = 5
 # 64-channel heads: official checkpoints do not record the head count, and the converter
 # assumes the ViT convention

@@ -1,6 +1,4 @@
 """tools/data: build_kinetics_list.py, build_sthv2_list.py and check_videos.py on real files."""
-import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -8,14 +6,7 @@ from videoswin.datasets import KineticsDataset, SthV2Dataset
 from videoswin.datasets.annotations import parse_video_list, read_class_names
 from videoswin.datasets.sample_data import make_kinetics, make_sthv2
 
-TOOLS = Path(__file__).resolve().parents[1] / 'tools' / 'data'
-
-
-def tool(name):
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers.data_tools import tool
 
 
 @pytest.fixture(scope='module')
