@@ -15,7 +15,7 @@ from videoswin.checkpoint import (CheckpointKindError, CheckpointMismatchError,
                                   UnsafeCheckpointError, install_safe_loader,
                                   load_model_checkpoint)
 
-from helpers.swin_recognizers import CLIP, mmaction2_recognizer, our_recognizer
+from helpers.swin_recognizers import CLIP, EMBED, mmaction2_recognizer, our_recognizer
 
 
 @pytest.fixture(scope='module')

@@ -21,8 +21,8 @@ from videoswin.checkpoint import (CheckpointKindError, CheckpointMismatchError,
                                   load_model_checkpoint, load_pretrained)
 from videoswin.checkpoint.layouts import hf_to_microsoft, rename_hf_5x_to_4x
 
-from helpers.hf_swin import (EMBED, FRAMES, IMAGE, TOLERANCE, WINDOW, randomised_hf_swin,
-                             video_backbone)
+from helpers.hf_swin import (DEPTHS, EMBED, FRAMES, HEADS, IMAGE, TOLERANCE, WINDOW,
+                             randomised_hf_swin, video_backbone)
 
 
 @pytest.fixture(scope='module')
