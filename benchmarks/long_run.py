@@ -18,7 +18,7 @@ the samples and the verdict:
 * afterwards: no worker process alive, no file of the dataset open, and no descriptor
   open that was not open before the run (log files of the run excepted).
 
-``tests/test_long_run.py`` checks the same properties on a 160-clip epoch in CI.
+``tests/engine/hooks/test_long_run.py`` checks the same properties on a 160-clip epoch in CI.
 """
 import argparse
 import os

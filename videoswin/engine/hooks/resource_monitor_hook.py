@@ -3,7 +3,7 @@
 A leak in a long run shows as memory or file descriptors that grow with the
 iteration count; this hook samples both every ``interval`` iterations, puts them in
 the training log line (``rss_mb``, ``pss_mb``, ``open_files``) and keeps the samples
-for programs (``benchmarks/long_run.py``, ``tests/test_long_run.py``). Linux only
+for programs (``benchmarks/long_run.py``, ``tests/engine/hooks/test_long_run.py``). Linux only
 (it reads ``/proc``); elsewhere it does nothing.
 
 Memory is counted two ways. ``rss_mb`` is the main process's resident set. ``pss_mb``
