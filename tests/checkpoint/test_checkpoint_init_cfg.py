@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers.swin_files import MICRO, write_microsoft_swin_2d
-from test_peer_init import hf_vit, saved
+from helpers.peer_models import hf_vit, saved
 from videoswin.models.backbones.swin3d import SwinTransformer3D
 from videoswin.models.backbones.timesformer import TimeSformer
 from videoswin.models.backbones.vivit import ViViT

@@ -13,7 +13,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, load_tool
 from helpers.swin_files import MICRO, TINY, write_microsoft_swin_2d
 from videoswin.checkpoint import (CheckpointDownloadError, load_model_checkpoint,
                                   load_pretrained, safe_load)
@@ -139,15 +139,14 @@ def test_two_urls_ending_in_the_same_name_never_share_a_cache_entry(http_server,
 
 
 def test_converters_and_publish_model_take_a_url(http_server, hub_dir, tmp_path):
-    from test_convert_tools import _tool
     served, url = http_server
     source = randomise_(micro_recognizer(), seed=5)
     torch.save({'meta': {'epoch': 1, 'iter': 4}, 'state_dict': source.state_dict(),
                 'optimizer': {'state': {}, 'param_groups': []}}, served / 'epoch_1.pth')
 
-    _tool('tools/convert/mmaction2_to_videoswin.py').main(
+    load_tool('convert/mmaction2_to_videoswin.py').main(
         [f'{url}/epoch_1.pth', str(tmp_path / 'converted.pth')])
-    published = _tool('tools/publish_model.py').publish(f'{url}/epoch_1.pth',
+    published = load_tool('publish_model.py').publish(f'{url}/epoch_1.pth',
                                                         str(tmp_path / 'pub'))
 
     for path in (tmp_path / 'converted.pth', published):

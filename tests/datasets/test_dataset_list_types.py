@@ -26,7 +26,7 @@ from videoswin.registry import DATASETS
 from videoswin.utils import register_all_modules
 
 from helpers import REPO_ROOT
-from helpers.data_tools import tool
+from helpers import load_tool
 
 register_all_modules()
 
@@ -58,10 +58,10 @@ def lists(tmp_path_factory) -> dict:
     kinetics = make_kinetics(root / 'k400', classes=CLASSES,
                              clips_per_class={'train': 2, 'val': 1})
     sthv2 = make_sthv2(root / 'ssv2', videos_per_class={'train': 1})
-    assert tool('build_kinetics_list').main([
+    assert load_tool('data/build_kinetics_list').main([
         str(kinetics['csv']['train']), '--video-root', str(kinetics['video_root']),
         '--out-dir', str(root / 'k400')]) == 0
-    assert tool('build_sthv2_list').main([
+    assert load_tool('data/build_sthv2_list').main([
         str(sthv2['labels'].parent), '--out-dir', str(root / 'ssv2'),
         '--video-root', str(sthv2['video_root'])]) == 0
     k_expected = {str(kinetics['video_root'] / rel): kinetics['classes'].index(name)

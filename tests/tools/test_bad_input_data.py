@@ -27,7 +27,7 @@ from videoswin.utils import register_all_modules
 from videoswin.utils.errors import one_line
 
 from helpers import REPO_ROOT
-from helpers.data_tools import tool
+from helpers import load_tool
 
 CLASSES = ('air drumming', 'abseiling', 'zumba')
 CONFIG = """
@@ -53,7 +53,7 @@ env_cfg = dict(num_threads=1)
 def data(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp('bad_input_data')
     kinetics = make_kinetics(root, classes=CLASSES, clips_per_class={'train': 2, 'val': 1})
-    assert tool('build_kinetics_list').main([
+    assert load_tool('data/build_kinetics_list').main([
         str(kinetics['csv']['train']), str(kinetics['csv']['val']), '--video-root',
         str(kinetics['video_root']), '--out-dir', str(root)]) == 0
     config = root / 'user_config.py'

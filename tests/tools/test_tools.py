@@ -1,5 +1,4 @@
 """Command lines of tools/train.py, tools/test.py and the launcher scripts."""
-import importlib.util
 import os
 import stat
 import subprocess
@@ -8,17 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, load_tool
 
 DEMO = REPO_ROOT / 'configs/demo/swin-micro_synthetic.py'
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'tool_{name}',
-                                                  REPO_ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def train_config(monkeypatch, *argv):

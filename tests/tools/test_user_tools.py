@@ -7,7 +7,6 @@ them. That is enough to check that a trained checkpoint flows through the demo,
 ``tools/test.py --dump``, the analysis tools and feature extraction with the right answers;
 it is not a generalisation test.
 """
-import importlib.util
 import os
 import re
 import subprocess
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, load_tool
 
 # every test here uses the trained demo model, about a minute to build
 pytestmark = pytest.mark.slow
@@ -62,14 +61,6 @@ def run_tool(*args: str, cwd: Path) -> str:
     assert result.returncode == 0, (f'{args[0]} failed:\n{result.stdout[-3000:]}\n'
                                     f'{result.stderr[-3000:]}')
     return result.stdout
-
-
-def load_tool(relative: str):
-    path = REPO_ROOT / 'tools' / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='session')

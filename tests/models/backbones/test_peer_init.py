@@ -15,56 +15,15 @@ like the image model where the paper says so:
 """
 import pytest
 import torch
-from transformers import ViTConfig, ViTModel
+from transformers import ViTModel
 
 from videoswin.models.backbones.dualformer import DualFormer, inflate_image_weights
 from videoswin.models.backbones.timesformer import TimeSformer
 from videoswin.models.backbones.vivit import ViViT
 
-from helpers.peer_models import TOL, randomise_
+from helpers.peer_models import TOL, hf_vit, saved
 
 ARCH = dict(embed_dims=48, num_layers=2, num_heads=4)
-
-
-def hf_vit(act: str) -> ViTModel:
-    config = ViTConfig(image_size=32, patch_size=8, hidden_size=48, num_hidden_layers=2,
-                       num_attention_heads=4, intermediate_size=192, layer_norm_eps=1e-6,
-                       hidden_act=act)
-    return randomise_(ViTModel(config))
-
-
-def timm_layout(vit: ViTModel) -> dict:
-    """The ViT's weights under timm names (q, k, v stacked into qkv), written out here
-    independently of the library's converter."""
-    sd = vit.state_dict()
-    out = {'cls_token': sd['embeddings.cls_token'],
-           'pos_embed': sd['embeddings.position_embeddings'],
-           'patch_embed.proj.weight': sd['embeddings.patch_embeddings.projection.weight'],
-           'patch_embed.proj.bias': sd['embeddings.patch_embeddings.projection.bias'],
-           'norm.weight': sd['layernorm.weight'], 'norm.bias': sd['layernorm.bias'],
-           'head.weight': torch.zeros(10, 48), 'head.bias': torch.zeros(10)}
-    for i in range(2):
-        p = f'layers.{i}.'
-        for kind in ('weight', 'bias'):
-            out[f'blocks.{i}.attn.qkv.{kind}'] = torch.cat(
-                [sd[f'{p}attention.{n}_proj.{kind}'] for n in 'qkv'])
-            out[f'blocks.{i}.attn.proj.{kind}'] = sd[f'{p}attention.o_proj.{kind}']
-            out[f'blocks.{i}.norm1.{kind}'] = sd[f'{p}layernorm_before.{kind}']
-            out[f'blocks.{i}.norm2.{kind}'] = sd[f'{p}layernorm_after.{kind}']
-            out[f'blocks.{i}.mlp.fc1.{kind}'] = sd[f'{p}mlp.fc1.{kind}']
-            out[f'blocks.{i}.mlp.fc2.{kind}'] = sd[f'{p}mlp.fc2.{kind}']
-    return out
-
-
-def saved(vit: ViTModel, tmp_path, form: str) -> str:
-    if form == 'hf-directory':
-        vit.save_pretrained(tmp_path / 'vit')
-        return str(tmp_path / 'vit')
-    weights = timm_layout(vit)
-    if form == 'timm-linear-patch':     # early JAX ports: the patch filter as a linear kernel
-        weights['patch_embed.proj.weight'] = weights['patch_embed.proj.weight'].flatten(1)
-    torch.save({'model': weights}, tmp_path / 'vit.pth')
-    return str(tmp_path / 'vit.pth')
 
 
 def vit_cls(vit: ViTModel, frames: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,6 @@
 The oracle is an analytic count written here from the architecture (conv + linear
 layers + the two attention matmuls per window), independent of the tool's tracing.
 """
-import importlib.util
 import math
 import re
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 from videoswin.models.backbones.swin3d import SwinTransformer3D
 from videoswin.utils import register_all_modules
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, load_tool
 
 register_all_modules()
 
@@ -30,13 +29,6 @@ PAPER = {
 SIZES = {'swin_tiny.py': (96, (2, 2, 6, 2), (3, 6, 12, 24)),
          'swin_small.py': (96, (2, 2, 18, 2), (3, 6, 12, 24)),
          'swin_base.py': (128, (2, 2, 18, 2), (4, 8, 16, 32))}
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('get_flops', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def analytic_macs(embed_dim, depths, window, shape, patch=(2, 4, 4)) -> int:
@@ -73,7 +65,7 @@ def swin_model_cfg(config: str, window) -> dict:
 def test_swin_gflops_and_params_match_the_paper_at_32x224(variant):
     config, window, paper_gflops, paper_params = PAPER[variant]
     shape = (1, 3, 32, 224, 224)
-    result = load_tool().count_complexity(swin_model_cfg(config, window), shape)
+    result = load_tool('analysis/get_flops').count_complexity(swin_model_cfg(config, window), shape)
     embed, depths, _ = SIZES[config]
     assert result.macs == analytic_macs(embed, depths, window, shape)
     assert result.macs / 1e9 == pytest.approx(paper_gflops, rel=0.01)
@@ -115,7 +107,7 @@ def test_cli_prints_params_and_gflops_for_a_config_file(tmp_path):
 def test_without_shape_the_input_is_one_view_of_the_test_pipeline(config, shape, paper_gflops):
     from mmengine.config import Config
 
-    tool = load_tool()
+    tool = load_tool('analysis/get_flops')
     cfg = Config.fromfile(str(REPO_ROOT / 'configs/recognition' / config))
     assert tool.config_view_shape(cfg) == shape
     if paper_gflops is not None:

@@ -6,7 +6,6 @@ The prediction files are written by mmengine's ``DumpResults`` (the metric behin
 them; the scalar logs by a real mmengine ``Runner``. mmaction2's metric functions are the
 oracle for the accuracies.
 """
-import importlib.util
 import json
 import pickle
 from pathlib import Path
@@ -23,18 +22,8 @@ from mmengine.structures import LabelData
 
 from videoswin.apis.predictions import fuse_predictions, load_predictions
 
-from helpers import REPO_ROOT
+from helpers import load_tool
 
-TOOLS = REPO_ROOT / 'tools'
-
-
-def load_tool(relative: str):
-    """Import a tool script as a module, to call its ``main(argv)`` in-process."""
-    path = TOOLS / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def dump_predictions(path: Path, scores: np.ndarray, labels: np.ndarray) -> Path:

@@ -1,6 +1,5 @@
 """tools/convert/{mmaction2,hf}_to_videoswin.py and tools/publish_model.py on tiny real files."""
 import hashlib
-import importlib.util
 import os.path as osp
 import re
 
@@ -8,19 +7,10 @@ import torch
 
 from videoswin.checkpoint import load_model_checkpoint, load_pretrained, read_checkpoint
 
-from helpers import REPO_ROOT
+from helpers import load_tool
 from helpers.hf_swin import randomised_hf_swin, video_backbone
 from helpers.swin_recognizers import mmaction2_recognizer, our_recognizer
 from helpers.tiny_runner import tiny_runner
-
-
-def _tool(relative_path: str):
-    """Import a tool script as a module, to call its main() in-process."""
-    path = osp.join(REPO_ROOT, relative_path)
-    spec = importlib.util.spec_from_file_location(osp.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_mmaction2_to_videoswin_renames_norm3_and_loads_strictly(tmp_path):
@@ -29,7 +19,7 @@ def test_mmaction2_to_videoswin_renames_norm3_and_loads_strictly(tmp_path):
     torch.save({'meta': {'epoch': 3}, 'state_dict': reference.state_dict(),
                 'optimizer': {'state': {}, 'param_groups': []}}, src)
 
-    _tool('tools/convert/mmaction2_to_videoswin.py').main([src, dst])
+    load_tool('convert/mmaction2_to_videoswin.py').main([src, dst])
 
     written = torch.load(dst, weights_only=True)
     assert set(written) == {'meta', 'state_dict'} and written['meta']['epoch'] == 3
@@ -45,7 +35,7 @@ def test_hf_to_videoswin_writes_a_microsoft_layout_file_that_inflates_identicall
     hf.save_pretrained(tmp_path / 'hf')
     dst = str(tmp_path / 'swin_2d.pth')
 
-    _tool('tools/convert/hf_to_videoswin.py').main([str(tmp_path / 'hf'), dst])
+    load_tool('convert/hf_to_videoswin.py').main([str(tmp_path / 'hf'), dst])
 
     written = torch.load(dst, weights_only=True)
     assert written['meta']['window_size'] == 7 and written['meta']['depths'] == [2, 2, 2, 2]
@@ -63,7 +53,7 @@ def test_publish_model_keeps_weights_and_names_the_file_by_its_sha256(tmp_path):
     tiny_runner(work_dir, max_epochs=1).train()
     src = osp.join(work_dir, 'epoch_1.pth')
 
-    _tool('tools/publish_model.py').main([src, str(tmp_path / 'tiny.pth')])
+    load_tool('publish_model.py').main([src, str(tmp_path / 'tiny.pth')])
 
     published = [p for p in tmp_path.iterdir() if p.name.startswith('tiny')]
     assert len(published) == 1  # and no temporary file left behind

@@ -6,7 +6,6 @@ HF TimeSformer conversion script (official <-> HF; docs/peers.md), saved the way
 PySlowFast saves it (``model_state`` with ``model.`` keys, ``epoch``, ``optimizer_state``,
 ``cfg`` as YAML text).
 """
-import importlib.util
 
 import pytest
 import torch
@@ -18,12 +17,11 @@ from videoswin.checkpoint import CheckpointKindError, install_safe_loader, safe_
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
 
-from helpers import REPO_ROOT
+from helpers import load_tool
 from helpers.peer_models import TOL, randomise_
 
 register_all_modules()
 
-TOOLS = REPO_ROOT / 'tools' / 'convert'
 NUM_CLASSES = 5
 # 64-channel heads: official checkpoints do not record the head count, and the converter
 # assumes the ViT convention
@@ -50,13 +48,6 @@ HF_TO_OFFICIAL = (
     ('timesformer.layernorm.', 'norm.'),
     ('classifier.', 'head.'),
 )
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def official_key(hf_key: str) -> str:
@@ -93,7 +84,7 @@ def test_official_timesformer_checkpoint_converts_to_identical_logits(tmp_path, 
     torch.save({'epoch': 15, 'model_state': official, 'optimizer_state': optimizer.state_dict(),
                 'cfg': f'TIMESFORMER:\n  ATTENTION_TYPE: {attention_type}\n'}, source)
 
-    message = load_tool('timesformer_to_videoswin').convert(str(source), str(tmp_path / 'ts.pth'))
+    message = load_tool('convert/timesformer_to_videoswin').convert(str(source), str(tmp_path / 'ts.pth'))
     converted = safe_load(str(tmp_path / 'ts.pth'))
     backbone_args = converted['meta']['backbone']
     assert backbone_args['attention_type'] == attention_type
@@ -111,7 +102,7 @@ def test_official_timesformer_checkpoint_converts_to_identical_logits(tmp_path, 
 def test_hf_timesformer_directory_converts_to_identical_logits(tmp_path):
     hf = hf_timesformer_classifier('divided_space_time')
     hf.save_pretrained(tmp_path / 'hf')
-    load_tool('timesformer_to_videoswin').main([str(tmp_path / 'hf'), str(tmp_path / 'ts.pth')])
+    load_tool('convert/timesformer_to_videoswin').main([str(tmp_path / 'hf'), str(tmp_path / 'ts.pth')])
     converted = safe_load(str(tmp_path / 'ts.pth'))
     model = recognizer(dict(type='TimeSformer', **converted['meta']['backbone']))
     model.load_state_dict(converted['state_dict'], strict=True)
@@ -126,7 +117,7 @@ def test_hf_vivit_directory_converts_to_identical_logits(tmp_path):
                          num_labels=NUM_CLASSES, **ARCH)
     hf = randomise_(VivitForVideoClassification(config))
     hf.save_pretrained(tmp_path / 'hf')       # written with the transformers 4.x key names
-    message = load_tool('vivit_to_videoswin').convert(str(tmp_path / 'hf'),
+    message = load_tool('convert/vivit_to_videoswin').convert(str(tmp_path / 'hf'),
                                                       str(tmp_path / 'vivit.pth'))
     converted = safe_load(str(tmp_path / 'vivit.pth'))
     assert "variant='spatio_temporal'" in message
@@ -141,7 +132,7 @@ def test_hf_vivit_directory_converts_to_identical_logits(tmp_path):
 def test_converter_rejects_files_without_timesformer_weights(tmp_path):
     torch.save({'state_dict': {'foo.weight': torch.zeros(2)}}, tmp_path / 'other.pth')
     with pytest.raises(ValueError, match='no TimeSformer weights'):
-        load_tool('timesformer_to_videoswin').convert(str(tmp_path / 'other.pth'),
+        load_tool('convert/timesformer_to_videoswin').convert(str(tmp_path / 'other.pth'),
                                                       str(tmp_path / 'out.pth'))
 
 
@@ -157,11 +148,11 @@ def test_converters_end_with_one_error_line_naming_the_bad_file(tool, model, tmp
     torch.save({'state_dict': {'foo.weight': torch.zeros(2)}, 'extra': _NotAllowed()}, unsafe)
     out = tmp_path / 'out.pth'
     with pytest.raises(CheckpointKindError, match=f'no {model} weights'):
-        load_tool(tool).convert(str(other), str(out))
+        load_tool(f'convert/{tool}').convert(str(other), str(out))
     for src, message in [(other, f'{other} holds no {model} weights'),
                          (tmp_path / 'missing.pth', 'missing.pth'),
                          (unsafe, str(unsafe))]:
         with pytest.raises(SystemExit) as exit_info:
-            load_tool(tool).main([str(src), str(out)])
+            load_tool(f'convert/{tool}').main([str(src), str(out)])
         assert str(exit_info.value).startswith('error: ') and message in str(exit_info.value)
     assert not out.exists()

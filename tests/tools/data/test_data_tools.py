@@ -6,7 +6,7 @@ from videoswin.datasets import KineticsDataset, SthV2Dataset
 from videoswin.datasets.annotations import parse_video_list, read_class_names
 from videoswin.datasets.sample_data import make_kinetics, make_sthv2
 
-from helpers.data_tools import tool
+from helpers import load_tool
 
 
 @pytest.fixture(scope='module')
@@ -25,7 +25,7 @@ def sthv2(tmp_path_factory):
 
 def test_kinetics_lists_and_sorted_class_index_from_the_csvs(kinetics, tmp_path, capsys):
     out = tmp_path / 'lists'
-    rc = tool('build_kinetics_list').main([
+    rc = load_tool('data/build_kinetics_list').main([
         str(kinetics['csv']['train']), str(kinetics['csv']['val']),
         '--video-root', str(kinetics['video_root']), '--out-dir', str(out),
         '--dataset', 'kinetics700'])
@@ -54,7 +54,7 @@ def test_kinetics_lists_and_sorted_class_index_from_the_csvs(kinetics, tmp_path,
 def test_a_given_class_index_is_used_and_foreign_labels_are_an_error(kinetics, tmp_path):
     classes = tmp_path / 'classes.txt'
     classes.write_text('zumba\nyoga\nair drumming\nabseiling\n')
-    build = tool('build_kinetics_list')
+    build = load_tool('data/build_kinetics_list')
     build.main([str(kinetics['csv']['val']), '--video-root', str(kinetics['video_root']),
                 '--out-dir', str(tmp_path), '--class-index', str(classes)])
     labels = {line.rsplit(' ', 1)[0].split('/')[1]: int(line.rsplit(' ', 1)[1]) for line in
@@ -67,7 +67,7 @@ def test_a_given_class_index_is_used_and_foreign_labels_are_an_error(kinetics, t
 
 
 def test_sthv2_lists_from_the_jsons_with_missing_videos_counted(sthv2, tmp_path, capsys):
-    rc = tool('build_sthv2_list').main([str(sthv2['labels'].parent), '--out-dir', str(tmp_path),
+    rc = load_tool('data/build_sthv2_list').main([str(sthv2['labels'].parent), '--out-dir', str(tmp_path),
                                         '--video-root', str(sthv2['video_root'])])
     assert rc == 0
     assert read_class_names(tmp_path / 'sthv2_classes.txt') == sthv2['classes']
@@ -89,10 +89,10 @@ def test_sthv2_lists_from_the_jsons_with_missing_videos_counted(sthv2, tmp_path,
 def test_check_videos_lists_exactly_the_unreadable_videos(kinetics, tmp_path, capsys, backend,
                                                           workers):
     lists = tmp_path / 'lists'
-    tool('build_kinetics_list').main([str(kinetics['csv']['val']), '--video-root',
+    load_tool('data/build_kinetics_list').main([str(kinetics['csv']['val']), '--video-root',
                                       str(kinetics['video_root']), '--out-dir', str(lists)])
     capsys.readouterr()
-    rc = tool('check_videos').main([str(lists / 'kinetics400_val_list_videos.txt'), '--video-root',
+    rc = load_tool('data/check_videos').main([str(lists / 'kinetics400_val_list_videos.txt'), '--video-root',
                                     str(kinetics['video_root']), '--workers', str(workers),
                                     '--backend', backend, '--out', str(tmp_path / 'bad.txt')])
     printed = capsys.readouterr()
@@ -108,5 +108,5 @@ def test_check_videos_full_decode_passes_a_clean_list(kinetics, tmp_path):
     clean = tmp_path / 'clean.txt'
     clean.write_text(''.join(f'{rel} 0\n' for vid, _, rel, _ in kinetics['clips']['train']
                              if vid != 'tr0x1-zum'))
-    assert tool('check_videos').main([str(clean), '--video-root', str(kinetics['video_root']),
+    assert load_tool('data/check_videos').main([str(clean), '--video-root', str(kinetics['video_root']),
                                       '--full']) == 0
