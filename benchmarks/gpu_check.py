@@ -87,7 +87,7 @@ def exactness(args: argparse.Namespace, rows: Rows) -> None:
     upstream = torch.randn(out_shape, generator=gen).to(device)
     reference = with_textbook_attention(model)
     with cpu_kernels('off'):  # on CPU (dry run) too: the default path, as on the GPU
-        paths = {m.execution_path(clip.requires_grad_()) for m in model.modules()
+        paths = {m.execution_path(clip.clone().requires_grad_()) for m in model.modules()
                  if hasattr(m, 'execution_path')}
         ref_out, ref_grads = fwd_bwd(reference, clip, upstream)
         out, grads = fwd_bwd(model, clip, upstream)
