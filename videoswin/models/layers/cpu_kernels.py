@@ -31,11 +31,13 @@ from torch import nn
 KERNELS: FrozenSet[str] = frozenset({'linear', 'backward', 'chunked'})
 MODES = ('auto', 'on', 'off')
 
-#: Kernels that measured faster than plain PyTorch, per ATen CPU capability
-#: (Swin-T, 2 threads, AMD EPYC; see docs/backbone.md). Unknown ISAs get none.
+#: Kernels that measured faster than the default path, per ATen CPU capability (Swin-T,
+#: AMD EPYC, 2026-12-04, docs/backbone.md; ``benchmarks/cpu_kernels.py`` re-measures).
+#: With AVX2 only none of the three won, so the default path runs there; ``'chunked'``
+#: lost on both. Unknown ISAs get none.
 FASTER_ON = {
-    'AVX512': frozenset({'linear', 'backward', 'chunked'}),
-    'AVX2': frozenset({'backward', 'chunked'}),
+    'AVX512': frozenset({'linear', 'backward'}),
+    'AVX2': frozenset(),
 }
 
 #: Target size of the widest intermediate of one chunk (``'chunked'``) and of one
