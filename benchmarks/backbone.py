@@ -289,9 +289,9 @@ def main() -> None:
                         help='bf16 = torch.autocast(bfloat16) for both implementations')
     parser.add_argument('--isa', choices=['native', 'avx2'], default='native',
                         help='avx2: cap ATen, oneDNN and MKL at AVX2 (re-executes itself)')
-    parser.add_argument('--cpu-kernels', choices=['auto', 'on', 'off'],
-                        default=os.environ.get('VIDEOSWIN_CPU_KERNELS', 'auto'),
-                        help="our CPU kernels switch (videoswin.models.layers.cpu_kernels)")
+    parser.add_argument('--cpu-kernels', default=os.environ.get('VIDEOSWIN_CPU_KERNELS', 'auto'),
+                        help="our CPU kernels: auto | on | off | a list such as linear,backward "
+                        "(videoswin.models.layers.cpu_kernels)")
     parser.add_argument('--memory-child', choices=['ours', 'mmaction2'], help=argparse.SUPPRESS)
     parser.add_argument('--checkpointing', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--shape', type=int, nargs=5, help=argparse.SUPPRESS)

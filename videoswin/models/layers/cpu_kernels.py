@@ -16,8 +16,8 @@ whole tensors. Three kernels are faster on some CPUs and are used only there:
 
 ``'auto'`` (the default) enables, per instruction set that ATen runs
 (``torch.backends.cpu.get_cpu_capability()``), the kernels that measured faster there
-(``benchmarks/backbone.py``, docs/backbone.md); ``'on'`` enables all three, ``'off'``
-none. The mode comes from ``VIDEOSWIN_CPU_KERNELS`` at import, or :func:`set_cpu_kernels`
+(``benchmarks/cpu_kernels.py``, docs/backbone.md); ``'on'`` enables all three, ``'off'``
+none, and a comma-separated list (``'linear,backward'``) exactly those. The mode comes from ``VIDEOSWIN_CPU_KERNELS`` at import, or :func:`set_cpu_kernels`
 / :func:`cpu_kernels`. Whatever the mode, the kernels run only for fp32 CPU tensors, in
 eager mode, outside autocast.
 """
@@ -46,8 +46,9 @@ CHUNK_BYTES = 2 << 20
 
 
 def _check(mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(f'cpu kernels mode {mode!r}: expected one of {MODES}')
+    if mode not in MODES and not set(mode.split(',')) <= KERNELS:
+        raise ValueError(f'cpu kernels mode {mode!r}: expected one of {MODES} or a '
+                         f'comma-separated list of {sorted(KERNELS)}')
     return mode
 
 
@@ -56,7 +57,7 @@ _ISA = torch.backends.cpu.get_cpu_capability()  # fixed for the process (ATEN_CP
 
 
 def set_cpu_kernels(mode: str) -> str:
-    """Set the mode ('auto' | 'on' | 'off') for every model; returns the previous one."""
+    """Set the mode ('auto' | 'on' | 'off' | 'k1,k2') for every model; returns the old one."""
     global _mode
     previous, _mode = _mode, _check(mode)
     return previous
@@ -76,7 +77,9 @@ def enabled_kernels() -> FrozenSet[str]:
     """The kernels the current mode enables on this CPU."""
     if _mode == 'auto':
         return FASTER_ON.get(_ISA, frozenset())
-    return KERNELS if _mode == 'on' else frozenset()
+    if _mode in ('on', 'off'):
+        return KERNELS if _mode == 'on' else frozenset()
+    return frozenset(_mode.split(','))
 
 
 def use(kernel: str, x: torch.Tensor) -> bool:
