@@ -106,20 +106,20 @@ class ShiftWindowAttention3D(nn.Module):
         ``load_state_dict``) changes.
         """
         table = self.relative_position_bias_table
-        cacheable = not (torch.is_grad_enabled() and table.requires_grad) and \
-            not torch.compiler.is_compiling()
+        if (torch.is_grad_enabled() and table.requires_grad) or torch.compiler.is_compiling():
+            return self._combined(layout, dtype)
         key = (layout.window, layout.shift, dtype, table.device, table.data_ptr(),
-               table._version) if cacheable else None
-        if key is not None and self._eval_masks is not None and self._eval_masks[0] == key:
-            return self._eval_masks[1]
-        self._eval_masks = None  # free the old entry before building a new one
+               table._version)
+        if self._eval_masks is None or self._eval_masks[0] != key:
+            self._eval_masks = None  # free the old entry before building a new one
+            self._eval_masks = (key, self._combined(layout, dtype))
+        return self._eval_masks[1]
+
+    def _combined(self, layout: WindowLayout, dtype: torch.dtype) -> torch.Tensor:
         masks = self._bias(layout).unsqueeze(0)
         if layout.group_masks is not None:
             masks = masks + layout.group_masks.unsqueeze(1)
-        masks = masks.to(dtype)
-        if key is not None:
-            self._eval_masks = (key, masks)
-        return masks
+        return masks.to(dtype)
 
     def _bias(self, layout: WindowLayout) -> torch.Tensor:
         """(nH, N, N) bias of the (possibly clipped) window; contiguous for the CPU kernel."""
