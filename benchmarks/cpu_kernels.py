@@ -82,7 +82,8 @@ def main() -> None:
             wall, cpu, clean = backbone.robust_median(samples[case, mode])
             if mode in cpu_kernels.KERNELS and wall >= default:
                 faster.discard(mode)
-            lines.append(f'| {case} {"x".join(map(str, clips[case].shape[2:]))} | {mode} | {wall * 1e3:.0f} | {cpu:.2f} | '
+            shape = 'x'.join(map(str, clips[case].shape[2:]))
+            lines.append(f'| {case} {shape} | {mode} | {wall * 1e3:.0f} | {cpu:.2f} | '
                          f'{default / wall:.2f}x | {reference / wall:.2f}x | '
                          f'{"clean" if clean else "contended"} |')
     lines += ['', f"FASTER_ON['{isa}'] = frozenset({sorted(faster)})"]

@@ -17,9 +17,10 @@ whole tensors. Three kernels are faster on some CPUs and are used only there:
 ``'auto'`` (the default) enables, per instruction set that ATen runs
 (``torch.backends.cpu.get_cpu_capability()``), the kernels that measured faster there
 (``benchmarks/cpu_kernels.py``, docs/backbone.md); ``'on'`` enables all three, ``'off'``
-none, and a comma-separated list (``'linear,backward'``) exactly those. The mode comes from ``VIDEOSWIN_CPU_KERNELS`` at import, or :func:`set_cpu_kernels`
-/ :func:`cpu_kernels`. Whatever the mode, the kernels run only for fp32 CPU tensors, in
-eager mode, outside autocast.
+none, and a comma-separated list (``'linear,backward'``) exactly those. The mode comes
+from ``VIDEOSWIN_CPU_KERNELS`` at import, or :func:`set_cpu_kernels` / :func:`cpu_kernels`.
+Whatever the mode, the kernels run only for fp32 CPU tensors, in eager mode, outside
+autocast.
 """
 import os
 from contextlib import contextmanager
