@@ -282,6 +282,8 @@ def test_auto_mode_enables_the_kernels_measured_for_the_isa_in_use():
             assert name == 'AVX2'
     with cpu_kernels.cpu_kernels('off'):
         assert cpu_kernels.enabled_kernels() == frozenset()
+    with cpu_kernels.cpu_kernels('linear,backward'):
+        assert cpu_kernels.enabled_kernels() == {'linear', 'backward'}
     with pytest.raises(ValueError, match='expected one of'):
         cpu_kernels.set_cpu_kernels('fast')
 
