@@ -1,7 +1,14 @@
 """Speed and memory of our SwinTransformer3D against mmaction2's, same weights, one run.
 
     python benchmarks/backbone.py [--quick] [--threads 2] [--rounds 5] [--arch tiny]
+    python benchmarks/backbone.py --isa avx2     # as on a CPU without AVX-512
     python benchmarks/backbone.py --device cuda --dtype bf16    # the GPU table of the issue
+
+``--isa avx2`` caps ATen, oneDNN and MKL at AVX2 (``ATEN_CPU_CAPABILITY``,
+``ONEDNN_MAX_CPU_ISA``, ``MKL_ENABLE_INSTRUCTIONS``), which must be set before torch
+is imported: the script re-executes itself with them. Every row names the CPU model
+and the instruction set each library runs, and which of our CPU kernels
+(:mod:`videoswin.models.layers.cpu_kernels`, ``--cpu-kernels``) were on.
 
 Prints one Markdown table (the one in docs/backbone.md):
 
@@ -31,6 +38,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -38,7 +46,22 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple, Sequence, Tuple
 
-import torch
+#: Environment that caps every library at AVX2 (read when torch is imported).
+AVX2_ENV = {'ATEN_CPU_CAPABILITY': 'avx2', 'ONEDNN_MAX_CPU_ISA': 'AVX2',
+            'MKL_ENABLE_INSTRUCTIONS': 'AVX2'}
+
+
+def _reexec_for_isa(argv: List[str]) -> None:
+    """``--isa avx2``: restart this script with :data:`AVX2_ENV` unless it is set already."""
+    if '--isa' in argv and argv[argv.index('--isa') + 1:][:1] == ['avx2'] and any(
+            os.environ.get(k) != v for k, v in AVX2_ENV.items()):
+        os.execve(sys.executable, [sys.executable, *argv], {**os.environ, **AVX2_ENV})
+
+
+if __name__ == '__main__':
+    _reexec_for_isa(sys.argv)
+
+import torch  # noqa: E402  (after the re-exec: the ISA variables are read at import)
 
 ROOT = Path(__file__).resolve().parents[1]
 CLEAN_SHARE = 0.08  # others' share of the machine below which a round counts as clean
@@ -165,13 +188,39 @@ def matmul_steps(size: int, device: str = 'cpu',
     On AMD CPUs MKL runs AVX2 kernels even where the CPU has AVX-512 and oneDNN is
     about 2x faster; the faster of the two is the machine's practical limit.
     """
-    from videoswin.models.layers.linear import _onednn, onednn_usable
+    from videoswin.models.layers.linear import onednn_matmul
     a, b = (torch.randn(size, size, device=device, dtype=DTYPES[dtype]) for _ in range(2))
-    steps = {('mkl' if device == 'cpu' and dtype == 'fp32' else 'torch.mm'):
-             lambda: torch.mm(a, b)}
-    if onednn_usable(a):
-        steps['onednn'] = lambda: _onednn(a, b, None)
+    cpu_fp32 = device == 'cpu' and dtype == 'fp32'
+    steps = {('mkl' if cpu_fp32 else 'torch.mm'): lambda: torch.mm(a, b)}
+    if cpu_fp32 and torch.backends.mkldnn.is_available():
+        steps['onednn'] = lambda: onednn_matmul(a, b, None)
     return steps
+
+
+def cpu_model() -> str:
+    with open('/proc/cpuinfo') as f:
+        for line in f:
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    return 'unknown CPU'
+
+
+def isa_summary() -> str:
+    """'ATen AVX2, oneDNN AVX2, MKL AVX2 (capped)': what each library runs in this process.
+
+    ATen says it directly; oneDNN prints it in its verbose log (a child process with
+    ``ONEDNN_VERBOSE=1`` runs one primitive); MKL reports no ISA, only the cap it was
+    given (on AMD CPUs it does not pick AVX-512 kernels even uncapped).
+    """
+    probe = ('import torch; from videoswin.models.layers.linear import onednn_matmul; '
+             'a = torch.randn(8, 8); onednn_matmul(a, a, None)')
+    done = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
+                          env={**os.environ, 'ONEDNN_VERBOSE': '1'}, cwd=ROOT)
+    found = re.search(r'isa:([^\n]+)', done.stdout)
+    onednn = found.group(1).strip() if found else 'not reported'
+    mkl = os.environ.get('MKL_ENABLE_INSTRUCTIONS')
+    return (f'ATen {torch.backends.cpu.get_cpu_capability()}, oneDNN {onednn}, '
+            f'MKL {mkl + " (capped)" if mkl else "uncapped"}')
 
 
 # ----------------------------------------------------------------------------- memory
@@ -238,11 +287,19 @@ def main() -> None:
     parser.add_argument('--device', default='cpu', help="'cpu' or 'cuda'")
     parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32',
                         help='bf16 = torch.autocast(bfloat16) for both implementations')
+    parser.add_argument('--isa', choices=['native', 'avx2'], default='native',
+                        help='avx2: cap ATen, oneDNN and MKL at AVX2 (re-executes itself)')
+    parser.add_argument('--cpu-kernels', default=os.environ.get('VIDEOSWIN_CPU_KERNELS', 'auto'),
+                        help="our CPU kernels: auto | on | off | a list such as linear,backward "
+                        "(videoswin.models.layers.cpu_kernels)")
     parser.add_argument('--memory-child', choices=['ours', 'mmaction2'], help=argparse.SUPPRESS)
     parser.add_argument('--checkpointing', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--shape', type=int, nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    os.environ['VIDEOSWIN_CPU_KERNELS'] = args.cpu_kernels  # memory children inherit it
+    from videoswin.models.layers import cpu_kernels
+    cpu_kernels.set_cpu_kernels(args.cpu_kernels)
     if args.memory_child:
         memory_child(args.memory_child, args.arch, args.checkpointing, args.shape,
                      args.device, args.dtype)
@@ -283,7 +340,12 @@ def main() -> None:
     peak_name = max(rates, key=rates.get)
     mm_gflops = rates[peak_name]
     mm_clean = all(robust_median(samples[name])[2] for name in matmuls)
-    where = f'{args.threads} threads' if device == 'cpu' else torch.cuda.get_device_name()
+    if device == 'cpu':
+        where = f'{cpu_model()}, {args.threads} threads'
+        kernels = ', '.join(sorted(cpu_kernels.enabled_kernels())) or 'none'
+        isa = f'{cpu_model()}; {isa_summary()}; our CPU kernels: {kernels}'
+    else:
+        where = isa = torch.cuda.get_device_name()
     lines = [f'Swin-{args.arch[0].upper()}, {dtype}, {where}, {rounds} rounds; '
              f'outputs agree to {agreement:.1e} max-abs; {dtype} matmul {matmul_size}^2: ' +
              ', '.join(f'{name} {rate:.1f} GFLOP/s' for name, rate in rates.items()) +
@@ -292,8 +354,8 @@ def main() -> None:
              '| case | ours ms | mmaction2 ms | speed-up (target) | ours CPU-s / ref CPU-s '
              '| ours GFLOP/s | % of matmul | ' +
              ''.join(f'% of {name} | ' for name in rates if name != peak_name) +
-             'ref GFLOP/s | rounds |',
-             '|---|---:|---:|---:|---:|---:|---:|' + '---:|' * (len(rates) - 1) + '---:|---|']
+             'ref GFLOP/s | rounds | machine, ISA |',
+             '|---|---:|---:|---:|---:|---:|---:|' + '---:|' * (len(rates) - 1) + '---:|---|---|']
     for case in cases:
         flops = 2 * forward_macs(args.arch, case.shape) * (3 if case.train else 1)
         ours_wall, ours_cpu, ours_clean = robust_median(samples[(case, 'ours')])
@@ -307,7 +369,7 @@ def main() -> None:
             f'{100 * ours_rate / mm_gflops:.0f} % | ' +
             ''.join(f'{100 * ours_rate / rate:.0f} % | '
                     for name, rate in rates.items() if name != peak_name) +
-            f'{ref_rate:.1f} | {clean} |')
+            f'{ref_rate:.1f} | {clean} | {isa} |')
     if not args.skip_memory:
         memory_shapes = [next(c.shape for c in cases if c.train)]
         if not args.quick:

@@ -1,27 +1,33 @@
-"""The fast attention paths compute the plain maths: same outputs, same gradients.
+"""The attention's execution paths compute the textbook maths: same outputs, same gradients.
 
 Oracles: a naive per-window implementation written here from the paper's
 definition (explicit token coordinates, relative offsets and shift regions), and
-the module's own ``plain`` path (textbook logits -> softmax -> @v under autograd).
+``videoswin.testing.with_textbook_attention`` (the official pad / roll / partition /
+logits -> softmax -> @v sequence under autograd). Paths are chosen through the public
+switch :func:`videoswin.models.layers.cpu_kernels.cpu_kernels`: ``'off'`` is the
+default path of every device (SDPA + autograd), ``'on'`` the CPU kernels.
 """
 import itertools
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from videoswin.models.backbones.swin3d import SwinTransformer3D, SwinTransformerBlock3D
-from videoswin.models.layers.window_attention import WindowAttention3D
-from videoswin.testing import randomise_
+from videoswin.models.layers import cpu_kernels
+from videoswin.models.layers.window_attention import ShiftWindowAttention3D
+from videoswin.testing import randomise_, with_textbook_attention
 
 NARROW = dict(embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8))
 
 
-def set_plain(model: torch.nn.Module, plain: bool) -> None:
-    for module in model.modules():
-        if isinstance(module, WindowAttention3D):
-            module.plain = plain
+def paths(model: torch.nn.Module, x: torch.Tensor) -> set:
+    """Execution paths the model's attention modules choose for an input like ``x``."""
+    return {m.execution_path(x) for m in model.modules() if isinstance(m, ShiftWindowAttention3D)}
 
 
 def explicit_block(block: SwinTransformerBlock3D, x: torch.Tensor) -> torch.Tensor:
@@ -34,9 +40,9 @@ def explicit_block(block: SwinTransformerBlock3D, x: torch.Tensor) -> torch.Tens
     """
     attn = block.attn
     batch, *grid, channels = x.shape
-    nominal = block.window_size
+    nominal = attn.window_size
     window = [min(w, size) for w, size in zip(nominal, grid)]
-    shift = [0 if size <= w else s for size, w, s in zip(grid, nominal, block.shift_size)]
+    shift = [0 if size <= w else s for size, w, s in zip(grid, nominal, attn.shift_size)]
     padded = [math.ceil(size / w) * w for size, w in zip(grid, window)]
     y = F.layer_norm(x, (channels, ), block.norm1.weight, block.norm1.bias)
     y = F.pad(y, (0, 0, 0, padded[2] - grid[2], 0, padded[1] - grid[1], 0, padded[0] - grid[0]))
@@ -71,6 +77,7 @@ def explicit_block(block: SwinTransformerBlock3D, x: torch.Tensor) -> torch.Tens
     return x + block.mlp(block.norm2(x))
 
 
+@pytest.mark.parametrize('mode', ['off', 'on'])
 @pytest.mark.parametrize('grid,shifted', [
     ((3, 4, 5), True),     # every axis clipped in space and time, shift switched off
     ((9, 4, 10), True),    # padded + shifted in D and W, H clipped in space
@@ -78,49 +85,56 @@ def explicit_block(block: SwinTransformerBlock3D, x: torch.Tensor) -> torch.Tens
     ((5, 6, 9), False),    # W-MSA block, clipped in D and H, padded in W
 ])
 def test_block_matches_explicit_per_window_maths_including_spatially_clipped_windows(
-        grid, shifted):
+        grid, shifted, mode):
     shift = (4, 3, 3) if shifted else (0, 0, 0)
     block = randomise_(SwinTransformerBlock3D(32, 2, (8, 7, 7), shift))
     x = torch.randn(2, *grid, 32, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = explicit_block(block, x)
-        block.eval()
-        cached = block(x)
-    block.train()
-    trainable = block(x.requires_grad_())  # custom autograd path
-    assert (cached - expected).abs().max() < 1e-5
+    with cpu_kernels.cpu_kernels(mode):
+        with torch.no_grad():
+            block.eval()
+            inference = block(x)
+        block.train()
+        trainable = block(x.requires_grad_())
+        assert paths(block, x) == ({'cpu_backward'} if mode == 'on' else {'sdpa'})
+    assert (inference - expected).abs().max() < 1e-5
     assert (trainable.detach() - expected).abs().max() < 1e-5
 
 
-@pytest.mark.parametrize('chunk_bytes', [64 << 10, None])
-def test_chunked_inference_equals_the_whole_tensor_and_plain_paths(monkeypatch, chunk_bytes):
-    """Eval on CPU runs chunk by chunk; any chunk size gives the whole-tensor result."""
-    from videoswin.models.layers import window_attention
-    if chunk_bytes is not None:  # 64 KB: one window per attention chunk, many MLP chunks
-        monkeypatch.setattr(window_attention, 'CHUNK_BYTES', chunk_bytes)
+def narrow_model(**kwargs) -> SwinTransformer3D:
+    return randomise_(SwinTransformer3D(**{'drop_path_rate': 0., **NARROW, **kwargs}))
+
+
+# 18 frames x 100 x 90: temporal padding and shift, spatial padding, several
+# shift-mask groups, windows clipped in space at stages 2-3, batch 2.
+ODD_CLIP = (2, 3, 18, 100, 90)
+
+
+@pytest.mark.parametrize('chunk_bytes', [64 << 10, cpu_kernels.CHUNK_BYTES])
+def test_chunked_inference_equals_the_whole_tensor_and_textbook_paths(monkeypatch, chunk_bytes):
+    """CPU inference with the kernels on runs chunk by chunk; any chunk size gives the
+    whole-tensor (default path) result."""
+    monkeypatch.setattr(cpu_kernels, 'CHUNK_BYTES', chunk_bytes)  # 64 KB: 1 window a chunk
     model = narrow_model().eval()
     clip = torch.randn(*ODD_CLIP, generator=torch.Generator().manual_seed(2))
-    calls = []
-    chunked_forward = SwinTransformerBlock3D.forward_chunked
-    monkeypatch.setattr(SwinTransformerBlock3D, 'forward_chunked',
-                        lambda self, x: calls.append(1) or chunked_forward(self, x))
+    probe = torch.zeros(1, 4, 4, 4, 32)
     with torch.no_grad():
-        chunked = model(clip)
-        assert len(calls) == sum(NARROW['depths'])
-        with monkeypatch.context() as patch:
-            patch.setattr(SwinTransformerBlock3D, '_chunked_inference', lambda self, x: False)
+        with cpu_kernels.cpu_kernels('on'):
+            assert paths(model, probe) == {'cpu_chunked'}
+            chunked = model(clip)
+        with cpu_kernels.cpu_kernels('off'):
+            assert paths(model, probe) == {'sdpa'}
             whole = model(clip)
-        set_plain(model, True)
-        plain = model(clip)
-        set_plain(model, False)
-    assert len(calls) == sum(NARROW['depths'])  # the other two did not chunk
+        textbook = with_textbook_attention(model)(clip)
     assert (chunked - whole).abs().max() < 1e-5
-    assert (chunked - plain).abs().max() < 1e-5
+    assert (chunked - textbook).abs().max() < 1e-5
     # frozen weights and an input without grad: nothing needs a gradient, chunked too
     for param in model.parameters():
         param.requires_grad_(False)
-    assert torch.equal(model(clip), chunked)
-    assert len(calls) == 2 * sum(NARROW['depths'])
+    with cpu_kernels.cpu_kernels('on'):
+        assert paths(model, probe) == {'cpu_chunked'}
+        assert torch.equal(model(clip), chunked)
 
 
 def test_official_slice_lookup_differs_only_when_a_window_is_clipped_in_space():
@@ -134,15 +148,6 @@ def test_official_slice_lookup_differs_only_when_a_window_is_clipped_in_space():
     assert not torch.equal(spatial, full[:64, :64])
 
 
-def narrow_model(**kwargs) -> SwinTransformer3D:
-    return randomise_(SwinTransformer3D(**{'drop_path_rate': 0., **NARROW, **kwargs}))
-
-
-# 18 frames x 100 x 90: temporal padding and shift, spatial padding, several
-# shift-mask groups, windows clipped in space at stages 2-3, batch 2.
-ODD_CLIP = (2, 3, 18, 100, 90)
-
-
 def gradients(model: SwinTransformer3D, clip: torch.Tensor, upstream: torch.Tensor):
     model.zero_grad(set_to_none=True)
     clip = clip.clone().requires_grad_()
@@ -154,14 +159,18 @@ def gradients(model: SwinTransformer3D, clip: torch.Tensor, upstream: torch.Tens
 
 
 @pytest.mark.slow
-def test_custom_backward_matches_autograd_of_the_plain_path():
+@pytest.mark.parametrize('mode,path', [('off', 'sdpa'), ('on', 'cpu_backward')])
+def test_training_paths_match_autograd_of_the_textbook_formula(mode, path):
+    """The default path (SDPA + autograd, every device's) and the hand-written CPU
+    backward both give the textbook outputs and gradients: <= 1e-5 abs, 2e-5 relative."""
     model = narrow_model().train()
     gen = torch.Generator().manual_seed(2)
     clip = torch.randn(ODD_CLIP, generator=gen)
     upstream = torch.randn(2, 256, 9, 4, 3, generator=gen)
-    out_fast, fast = gradients(model, clip, upstream)
-    set_plain(model, True)
-    out_plain, plain = gradients(model, clip, upstream)
+    with cpu_kernels.cpu_kernels(mode):
+        assert paths(model, clip.clone().requires_grad_()) == {path}
+        out_fast, fast = gradients(model, clip, upstream)
+    out_plain, plain = gradients(with_textbook_attention(model), clip, upstream)
     assert (out_fast - out_plain).abs().max() < 1e-5
     assert fast.keys() == plain.keys()
     for name in plain:
@@ -179,9 +188,7 @@ def test_eval_cache_follows_optimizer_steps_and_state_dict_loads():
         model.eval()
         with torch.no_grad():
             cached = model(clip)
-            set_plain(model, True)
-            plain = model(clip)
-            set_plain(model, False)
+            plain = with_textbook_attention(model)(clip)
         return cached, plain
 
     before, _ = eval_outputs()
@@ -202,14 +209,15 @@ def test_eval_cache_follows_optimizer_steps_and_state_dict_loads():
     clip = torch.randn(2, 3, 12, 100, 72, generator=torch.Generator().manual_seed(7))
     cached, plain = eval_outputs()
     assert (cached - plain).abs().max() < 1e-5
-    attention = [m for m in model.modules() if isinstance(m, WindowAttention3D)]
-    assert all(m._mask_cache is not None for m in attention)
+    attention = [m for m in model.modules() if isinstance(m, ShiftWindowAttention3D)]
+    assert all(m._eval_masks is not None for m in attention)
     model.train()  # training does not keep eval-only masks alive
-    assert all(m._mask_cache is None for m in attention)
+    assert all(m._eval_masks is None for m in attention)
 
 
+@pytest.mark.parametrize('mode', ['off', 'on'])
 @pytest.mark.parametrize('drop_path_rate', [0.0, 0.3])
-def test_use_checkpoint_gives_identical_outputs_and_gradients(drop_path_rate):
+def test_use_checkpoint_gives_identical_outputs_and_gradients(drop_path_rate, mode):
     plain = narrow_model(drop_path_rate=drop_path_rate).train()
     checkpointed = SwinTransformer3D(**NARROW, drop_path_rate=drop_path_rate,
                                      use_checkpoint=True).train()
@@ -217,22 +225,25 @@ def test_use_checkpoint_gives_identical_outputs_and_gradients(drop_path_rate):
     gen = torch.Generator().manual_seed(4)
     clip = torch.randn(2, 3, 10, 64, 64, generator=gen)
     upstream = torch.randn(2, 256, 5, 2, 2, generator=gen)
-    torch.manual_seed(0)
-    out_a, grads_a = gradients(plain, clip, upstream)
-    torch.manual_seed(0)
-    out_b, grads_b = gradients(checkpointed, clip, upstream)
+    with cpu_kernels.cpu_kernels(mode):
+        torch.manual_seed(0)
+        out_a, grads_a = gradients(plain, clip, upstream)
+        torch.manual_seed(0)
+        out_b, grads_b = gradients(checkpointed, clip, upstream)
     assert torch.allclose(out_a, out_b, rtol=0, atol=1e-6)
     for name in grads_a:
         assert torch.allclose(grads_a[name], grads_b[name], rtol=1e-5, atol=1e-7), name
 
 
 def test_bf16_autocast_stays_close_to_fp32():
-    """bf16 keeps ~3 significant digits; over 8 blocks: documented bound 3 % of the range."""
+    """bf16 keeps ~3 significant digits; over 8 blocks: documented bound 3 % of the range.
+    Autocast always takes the default path, whatever the CPU switch says."""
     model = narrow_model().eval()
     clip = torch.randn(1, 3, 16, 96, 96, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
-        reference = model(clip)
-        with torch.autocast('cpu', dtype=torch.bfloat16):
+        reference = with_textbook_attention(model)(clip)
+        with torch.autocast('cpu', dtype=torch.bfloat16), cpu_kernels.cpu_kernels('on'):
+            assert paths(model, clip) == {'sdpa'}
             low = model(clip)
     scale = reference.abs().max()
     assert low.dtype == torch.bfloat16
@@ -247,6 +258,37 @@ def test_bf16_autocast_stays_close_to_fp32():
     assert table.grad.abs().max() > 0
 
 
+def test_attention_dropout_takes_the_default_path_and_is_exact_without_dropout():
+    model = narrow_model(attn_drop_rate=0.5).train()
+    clip = torch.randn(1, 3, 8, 64, 64, generator=torch.Generator().manual_seed(8))
+    with cpu_kernels.cpu_kernels('on'):
+        assert paths(model, clip) == {'sdpa'}  # the hand backward has no dropout
+        dropped = model(clip)
+        with torch.no_grad():
+            assert torch.allclose(model.eval()(clip),
+                                  with_textbook_attention(model)(clip), atol=1e-5)
+    assert (dropped.detach() - model(clip)).abs().max() > 1e-3  # dropout did act
+
+
+def test_auto_mode_enables_the_kernels_measured_for_the_isa_in_use():
+    probe = ('import torch; from videoswin.models.layers import cpu_kernels as c; '
+             'print(torch.backends.cpu.get_cpu_capability(), sorted(c.enabled_kernels()))')
+    for isa in ('avx2', 'default'):
+        env = {**os.environ, 'ATEN_CPU_CAPABILITY': isa, 'VIDEOSWIN_CPU_KERNELS': 'auto'}
+        done = subprocess.run([sys.executable, '-c', probe], env=env, capture_output=True,
+                              text=True, check=True)
+        name, kernels = done.stdout.split(' ', 1)
+        assert kernels.strip() == str(sorted(cpu_kernels.FASTER_ON.get(name, ())))
+        if isa == 'avx2':
+            assert name == 'AVX2'
+    with cpu_kernels.cpu_kernels('off'):
+        assert cpu_kernels.enabled_kernels() == frozenset()
+    with cpu_kernels.cpu_kernels('linear,backward'):
+        assert cpu_kernels.enabled_kernels() == {'linear', 'backward'}
+    with pytest.raises(ValueError, match='expected one of'):
+        cpu_kernels.set_cpu_kernels('fast')
+
+
 @pytest.mark.parametrize('bias', [True, False])
 def test_onednn_linear_matches_torch_linear_values_and_gradients(bias):
     from videoswin.models.layers.linear import Linear, linear_gelu
@@ -254,17 +296,19 @@ def test_onednn_linear_matches_torch_linear_values_and_gradients(bias):
     layer = Linear(48, 80, bias=bias)
     x = torch.randn(2, 7, 5, 48, generator=gen, requires_grad=True)
     upstream = torch.randn(2, 7, 5, 80, generator=gen)
-    ours = layer(x)
-    ours.backward(upstream)
-    got = [x.grad.clone(), layer.weight.grad.clone()] + ([layer.bias.grad.clone()] if bias else [])
-    x.grad = None
-    layer.zero_grad()
+    with cpu_kernels.cpu_kernels('on'):
+        ours = layer(x)
+        ours.backward(upstream)
+        got = [x.grad.clone(), layer.weight.grad.clone()] + (
+            [layer.bias.grad.clone()] if bias else [])
+        x.grad = None
+        layer.zero_grad()
+        with torch.no_grad():
+            fused = linear_gelu(x, layer.weight, layer.bias)
     expected = F.linear(x, layer.weight, layer.bias)
     expected.backward(upstream)
     want = [x.grad, layer.weight.grad] + ([layer.bias.grad] if bias else [])
     assert torch.allclose(ours, expected, rtol=1e-5, atol=1e-5)
     for a, b in zip(got, want):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
-    with torch.no_grad():
-        fused = linear_gelu(x, layer.weight, layer.bias)
     assert torch.allclose(fused, F.gelu(expected), rtol=1e-5, atol=1e-5)

@@ -7,9 +7,11 @@ What differs is how the work is laid out:
 * tokens stay channels-last (B, D, H, W, C) from the patch embedding to the output;
 * pad + roll + window partition is one precomputed ``index_select`` (and its
   inverse on the way back), see :mod:`videoswin.models.layers.window_ops`;
-* attention runs through a fused kernel, with the relative-position bias and the
-  shift mask combined once per input shape, see
-  :mod:`videoswin.models.layers.window_attention`.
+* each block's :class:`~videoswin.models.layers.window_attention.ShiftWindowAttention3D`
+  owns its window geometry and runs fused ``scaled_dot_product_attention`` with the
+  relative-position bias and shift mask as one float mask (CPU-only speed-ups sit
+  behind :mod:`videoswin.models.layers.cpu_kernels`);
+* each stage (:class:`BasicLayer`) owns its patch merging.
 
 One deliberate difference from the official code: when a window is clipped in
 space (inputs whose stage maps are smaller than the window, e.g. 112 or 160 px),
@@ -27,12 +29,10 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from videoswin.models.layers import window_attention
+from videoswin.models.layers import cpu_kernels
 from videoswin.models.layers.init import init_linear_and_norm
 from videoswin.models.layers.linear import Linear, linear_gelu
-from videoswin.models.layers.window_attention import WindowAttention3D
-from videoswin.models.layers.window_ops import (WindowLayout, clip_window, partition_windows,
-                                                reverse_windows, window_layout)
+from videoswin.models.layers.window_attention import ShiftWindowAttention3D
 from videoswin.registry import MODELS
 
 Triple = Tuple[int, int, int]
@@ -118,23 +118,21 @@ class Mlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if cpu_kernels.chunked_inference(self, x):
+            return self._forward_chunked(x)
         hidden = linear_gelu(x, self.fc1.weight, self.fc1.bias)
         return self.drop(self.fc2(self.drop(hidden)))
 
-    def add_chunked_(self, rows: torch.Tensor, norm: nn.Module) -> torch.Tensor:
-        """``rows += mlp(norm(rows))`` in place, for inference, a few tokens at a time.
-
-        The 4C-wide hidden layer of one chunk stays in cache between fc1 and fc2,
-        and is never allocated for all tokens at once (see
-        :meth:`WindowAttention3D.forward_chunked`).
-        """
-        row_bytes = self.fc1.out_features * rows.element_size()
-        step = max(1, window_attention.CHUNK_BYTES // row_bytes)
+    def _forward_chunked(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference a few tokens at a time: the 4C-wide hidden layer of one chunk stays
+        in cache between fc1 and fc2 and never exists for all tokens at once."""
+        rows = x.reshape(-1, x.shape[-1])
+        out = torch.empty_like(rows)
+        step = max(1, cpu_kernels.CHUNK_BYTES // (self.fc1.out_features * rows.element_size()))
         for start in range(0, rows.shape[0], step):
-            chunk = rows[start:start + step]
-            hidden = linear_gelu(norm(chunk), self.fc1.weight, self.fc1.bias)
-            chunk.add_(self.fc2(hidden))
-        return rows
+            hidden = linear_gelu(rows[start:start + step], self.fc1.weight, self.fc1.bias)
+            out[start:start + step] = self.fc2(hidden)
+        return out.view(x.shape)
 
 
 class SwinTransformerBlock3D(nn.Module):
@@ -157,67 +155,29 @@ class SwinTransformerBlock3D(nn.Module):
                  qk_scale: Optional[float] = None, drop: float = 0., attn_drop: float = 0.,
                  drop_path: float = 0., use_checkpoint: bool = False) -> None:
         super().__init__()
-        if not all(0 <= s < w for s, w in zip(shift_size, window_size)):
-            raise ValueError(f'shift {shift_size} must lie in [0, window {window_size})')
-        self.window_size = tuple(window_size)
-        self.shift_size = tuple(shift_size)
         self.use_checkpoint = use_checkpoint
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = WindowAttention3D(dim, window_size, num_heads, qkv_bias=qkv_bias,
-                                      qk_scale=qk_scale, attn_drop=attn_drop, proj_drop=drop)
+        self.attn = ShiftWindowAttention3D(dim, num_heads, window_size, shift_size,
+                                           qkv_bias=qkv_bias, qk_scale=qk_scale,
+                                           attn_drop=attn_drop, proj_drop=drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
 
-    def layout(self, x: torch.Tensor) -> WindowLayout:
-        """Window layout of this block for a (B, D, H, W, C) map (cached per geometry)."""
-        batch, depth, height, width, _ = x.shape
-        window, shift = clip_window((depth, height, width), self.window_size, self.shift_size)
-        return window_layout((depth, height, width), window, shift, batch, x.device)
-
     def forward_part1(self, x: torch.Tensor) -> torch.Tensor:
         """Shifted-window attention branch (without the residual)."""
-        layout = self.layout(x)
-        windows = partition_windows(self.norm1(x), layout)
-        return reverse_windows(self.attn(windows, layout), layout, x.shape)
+        return self.attn(self.norm1(x))
 
     def forward_part2(self, x: torch.Tensor) -> torch.Tensor:
         """MLP branch (without the residual)."""
         return self.mlp(self.norm2(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._chunked_inference(x):
-            return self.forward_chunked(x)
         if self.use_checkpoint and torch.is_grad_enabled():
             x = x + self.drop_path(checkpoint(self.forward_part1, x, use_reentrant=False))
             return x + self.drop_path(checkpoint(self.forward_part2, x, use_reentrant=False))
         x = x + self.drop_path(self.forward_part1(x))
         return x + self.drop_path(self.forward_part2(x))
-
-    def _chunked_inference(self, x: torch.Tensor) -> bool:
-        """Inference on CPU in eager mode: run :meth:`forward_chunked`.
-
-        Only where nothing needs a gradient and nothing is random (eval mode);
-        on GPUs and under ``torch.compile`` the whole-tensor path is kept.
-        """
-        if self.training or self.attn.plain or x.device.type != 'cpu':
-            return False
-        if torch.compiler.is_compiling():
-            return False
-        return not torch.is_grad_enabled() or not (
-            x.requires_grad or any(p.requires_grad for p in self.parameters()))
-
-    def forward_chunked(self, x: torch.Tensor) -> torch.Tensor:
-        """The same block for inference, with every wide intermediate computed in chunks.
-
-        Equal to :meth:`forward` in eval mode (to float rounding); the q, k, v and
-        MLP hidden activations (3C and 4C wide) live one cache-sized chunk at a time.
-        """
-        layout = self.layout(x)
-        rows = x.reshape(-1, x.shape[-1])
-        attended = self.attn.forward_chunked(rows, self.norm1, layout)
-        out = attended.index_select(0, layout.scatter).add_(rows)
-        return self.mlp.add_chunked_(out, self.norm2).view(x.shape)
 
 
 class PatchMerging(nn.Module):
@@ -261,11 +221,18 @@ class BasicLayer(nn.Module):
         ])
         self.downsample = PatchMerging(dim) if downsample else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Blocks only; the backbone applies ``downsample`` so it can tap stage outputs."""
+    def forward(self, x: torch.Tensor,
+                do_downsample: bool = True) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(B, D, H, W, C) -> (stage output, its PatchMerging or None).
+
+        The stage output (before merging) is what ``out_indices`` taps; the merged map
+        feeds the next stage and is skipped when ``do_downsample`` is False (last
+        stage wanted) or the stage has no merging.
+        """
         for block in self.blocks:
             x = block(x)
-        return x
+        merged = self.downsample(x) if do_downsample and self.downsample is not None else None
+        return x, merged
 
 
 @MODELS.register_module()
@@ -330,7 +297,6 @@ class SwinTransformer3D(BaseModule):
         self.pretrained2d = pretrained2d
         self.load_what_fits = load_what_fits
         self.patch_size = tuple(patch_size)
-        self.window_size = tuple(window_size)
         self.frozen_stages = frozen_stages
         self.out_indices = (self.num_layers - 1, ) if out_indices is None else tuple(out_indices)
         if not self.out_indices or not all(0 <= i < self.num_layers for i in self.out_indices):
@@ -344,19 +310,25 @@ class SwinTransformer3D(BaseModule):
         for i, (depth, heads) in enumerate(zip(depths, num_heads)):
             start = sum(depths[:i])
             self.layers.append(
-                BasicLayer(embed_dim * 2**i, depth, heads, self.window_size, mlp_ratio, qkv_bias,
-                           qk_scale, drop_rate, attn_drop_rate, rates[start:start + depth],
+                BasicLayer(embed_dim * 2**i, depth, heads, tuple(window_size), mlp_ratio,
+                           qkv_bias, qk_scale, drop_rate, attn_drop_rate,
+                           rates[start:start + depth],
                            downsample=i < self.num_layers - 1, use_checkpoint=use_checkpoint))
         self.num_features = embed_dim * 2**(self.num_layers - 1)
         self.norm = nn.LayerNorm(self.num_features)
         self._official_init()
         self._freeze_stages()
 
+    @property
+    def window_size(self) -> Triple:
+        """The nominal attention window; its one copy lives in every attention module."""
+        return self.layers[0].blocks[0].attn.window_size
+
     def _official_init(self) -> None:
         """Linear: truncated normal (std .02), bias 0; LayerNorm: weight 1, bias 0."""
         init_linear_and_norm(self)
         for module in self.modules():
-            if isinstance(module, WindowAttention3D):
+            if isinstance(module, ShiftWindowAttention3D):
                 nn.init.trunc_normal_(module.relative_position_bias_table, std=.02)
 
     def init_weights(self) -> None:
@@ -394,12 +366,11 @@ class SwinTransformer3D(BaseModule):
     def forward(self, x: torch.Tensor) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """(N, C_in, T, H, W) -> (N, 8C, T/2, H/32, W/32), or a tuple for several out_indices."""
         x = self.pos_drop(self.patch_embed(x))
+        last = max(self.out_indices)
         outs = []
-        for i, layer in enumerate(self.layers[:max(self.out_indices) + 1]):
-            x = layer(x)
+        for i, layer in enumerate(self.layers[:last + 1]):
+            out, x = layer(x, do_downsample=i < last)
             if i in self.out_indices:
-                out = self.norm(x) if i == self.num_layers - 1 else x
+                out = self.norm(out) if i == self.num_layers - 1 else out
                 outs.append(out.permute(0, 4, 1, 2, 3).contiguous())
-            if layer.downsample is not None and i < max(self.out_indices):
-                x = layer.downsample(x)
         return outs[0] if len(outs) == 1 else tuple(outs)

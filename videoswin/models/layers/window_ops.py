@@ -134,6 +134,8 @@ class WindowLayout(NamedTuple):
         group_bounds: G+1 window offsets of the pattern groups.
         group_masks: (G, N, N) additive shift masks (0 / -100), or None when
             nothing is shifted (then G = 1).
+        bias_index: (N*N,) row of the nominal window's bias table for every token
+            pair of the clipped window (see :func:`clipped_relative_position_index`).
     """
     gather: torch.Tensor
     scatter: torch.Tensor
@@ -144,36 +146,31 @@ class WindowLayout(NamedTuple):
     needs_padding: bool
     group_bounds: Tuple[int, ...]
     group_masks: Optional[torch.Tensor]
+    bias_index: torch.Tensor
 
     @property
     def tokens_per_window(self) -> int:
         return self.window[0] * self.window[1] * self.window[2]
 
-    def window_masks(self) -> Optional[torch.Tensor]:
-        """(B*nW, N, N) shift mask of every window in layout order (None if unshifted)."""
-        if self.group_masks is None:
-            return None
-        sizes = torch.tensor(self.group_bounds, device=self.group_masks.device).diff()
-        return self.group_masks.repeat_interleave(sizes, dim=0)
-
 
 @lru_cache(maxsize=128)
-def window_layout(grid: Triple, window: Triple, shift: Triple, batch: int,
+def window_layout(grid: Triple, window_size: Triple, shift_size: Triple, batch: int,
                   device: torch.device = torch.device('cpu')) -> WindowLayout:
-    """Build (and cache) the gather/scatter indices for one block geometry.
+    """Build (and cache) everything index-like for one block geometry.
 
     Args:
         grid: (D, H, W) of the feature map.
-        window: window already clipped with :func:`clip_window`.
-        shift: shift already clipped with :func:`clip_window`.
+        window_size: nominal window; clipped to the map here (:func:`clip_window`).
+        shift_size: nominal shift; switched off here where the window is clipped.
         batch: samples B; indices address the flattened (B*D*H*W) token rows.
         device: where the index tensors and masks live.
     """
     if torch.device(device).type != 'cpu':
-        layout = window_layout(grid, window, shift, batch)
-        return layout._replace(
-            gather=layout.gather.to(device), scatter=layout.scatter.to(device),
-            group_masks=None if layout.group_masks is None else layout.group_masks.to(device))
+        layout = window_layout(grid, window_size, shift_size, batch)
+        return layout._replace(**{name: getattr(layout, name).to(device) for name in (
+            'gather', 'scatter', 'bias_index') + (('group_masks', ) if layout.group_masks
+                                                  is not None else ())})
+    window, shift = clip_window(grid, window_size, shift_size)
     padded = padded_grid(grid, window)
     tokens = grid[0] * grid[1] * grid[2]
     pd, ph, pw = torch.meshgrid(*[torch.arange(size) for size in padded], indexing='ij')
@@ -210,8 +207,9 @@ def window_layout(grid: Triple, window: Triple, shift: Triple, batch: int,
     real_slots = gather < batch * tokens
     scatter = torch.empty(batch * tokens, dtype=torch.long)
     scatter[gather[real_slots]] = torch.arange(gather.numel())[real_slots]
-    return WindowLayout(gather, scatter, tuple(window), tuple(shift), batch, num_windows,
-                        bool((~real_slots).any()), group_bounds, group_masks)
+    bias_index = clipped_relative_position_index(window_size, window).reshape(-1)
+    return WindowLayout(gather, scatter, window, shift, batch, num_windows,
+                        bool((~real_slots).any()), group_bounds, group_masks, bias_index)
 
 
 class _GatherRows(torch.autograd.Function):
