@@ -1,2 +1,2 @@
 """Training machinery: optimizer-wrapper constructors and hooks."""
-from . import hooks, loops, optimizers  # noqa: F401
+from . import hooks, loops, optimizers, sharding  # noqa: F401
