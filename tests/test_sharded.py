@@ -6,8 +6,10 @@ as a 2-process DDP run of the same config; the two must end with the same weight
 the FSDP checkpoint must have the DDP checkpoint's keys (it is an ordinary full
 checkpoint). The wrap policy is checked on a real Swin-L layout and on a real FSDP wrap.
 """
+import importlib.util
 import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -204,3 +206,40 @@ def test_two_cpu_ranks_train_sharded_to_the_weights_of_ddp(tmp_path):
     for key, value in ddp_state.items():
         torch.testing.assert_close(fsdp_state[key], value, rtol=1e-4, atol=1e-6, msg=key)
     assert not torch.equal(ddp_state['cls_head.fc_cls.weight'], init['cls_head.fc_cls.weight'])
+
+
+def test_gpu_benchmark_defaults_to_the_swin_large_fsdp_recipes():
+    bench = _import_benchmark()
+    cfg = bench.load_config(bench.parse_args([]))
+    assert Path(cfg.filename) == FSDP_DIR / bench.RECIPES[224]
+    assert cfg.model.backbone.pretrained is None and cfg.strategy.type == 'FSDPStrategy'
+    cfg = bench.load_config(bench.parse_args(['--res', '384']))
+    assert tuple(cfg.model.backbone.window_size) == (8, 12, 12)
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_runs_a_sharded_step_on_two_cpu_ranks(tmp_path):
+    config = tmp_path / 'micro_fsdp.py'
+    config.write_text(f"_base_ = ['{ROOT}/configs/demo/swin-micro_synthetic.py', "
+                      f"'{ROOT}/configs/_base_/strategies/fsdp.py']\n"
+                      "optim_wrapper = dict(clip_grad=None)\n")
+    result = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+         '--master_port', str(free_port()), str(ROOT / 'benchmarks/gpu_sharded_step.py'),
+         '--config', str(config), '--batch', '2', '--frames', '8', '--size', '56',
+         '--iters', '1', '--warmup', '1'],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    row = [line for line in result.stdout.splitlines() if line.startswith('| micro_fsdp |')]
+    assert len(row) == 1, result.stdout
+    cells = [c.strip() for c in row[0].strip('|').split('|')]
+    assert cells[1:5] == ['2 (CPU)', 'FULL_SHARD', '2', '8x56x56']
+    assert float(cells[5]) > 0 and float(cells[6]) == pytest.approx(4 / float(cells[5]), rel=0.02)
+
+
+def _import_benchmark():
+    spec = importlib.util.spec_from_file_location('gpu_sharded_step',
+                                                  ROOT / 'benchmarks/gpu_sharded_step.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -44,9 +44,16 @@ def is_swin_block(module: nn.Module) -> bool:
 
 def build_runner(cfg: Config) -> Union[Runner, FlexibleRunner]:
     """``FlexibleRunner`` for a config with ``strategy``, else ``Runner``."""
-    strategy = cfg.get('strategy')
-    if strategy is None:
+    if cfg.get('strategy') is None:
         return Runner.from_cfg(cfg)
+    prepare_strategy(cfg)
+    return FlexibleRunner.from_cfg(cfg)
+
+
+def prepare_strategy(cfg: Config) -> None:
+    """Check ``cfg.strategy`` against the rest of the config and fit it to this machine
+    (in place); one error line names the config and the fix."""
+    strategy = cfg.strategy
     if strategy.get('type') == 'FSDPStrategy':
         if cfg.get('launcher', 'none') == 'none':
             raise ValueError(
@@ -63,7 +70,6 @@ def build_runner(cfg: Config) -> Union[Runner, FlexibleRunner]:
             _fsdp_on_cpu(strategy)
     # setup_env has applied env_cfg.num_threads; the strategies take mmengine's keys only
     cfg.get('env_cfg', {}).pop('num_threads', None)
-    return FlexibleRunner.from_cfg(cfg)
 
 
 def _fsdp_on_cpu(strategy) -> None:
