@@ -56,8 +56,9 @@ class ClipReader:
 
     Args:
         path: the video file.
-        num_threads: decoder threads (slice threading); 1 keeps one core per loader
-            worker, which is what the benchmark and the training recipes assume.
+        num_threads: decoder threads. 1 keeps one core per loader worker (what the
+            recipes assume); more use FFmpeg's frame threading (the same pixels; more
+            clips/s per worker, not per core: benchmarks/data.py shows both).
     """
 
     def __init__(self, path: str, num_threads: int = 1) -> None:
@@ -73,7 +74,8 @@ class ClipReader:
         self._stream = self._container.streams.video[0]
         codec = self._stream.codec_context
         codec.thread_count = max(1, int(num_threads))
-        codec.thread_type = 'SLICE' if num_threads > 1 else 'NONE'
+        # frame threading: x264 writes one slice per frame, so slice threads sit idle
+        codec.thread_type = 'FRAME' if num_threads > 1 else 'NONE'
         self._index_packets()
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 30.0
