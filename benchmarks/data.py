@@ -153,7 +153,8 @@ def main(argv=None) -> int:
     parser.add_argument('--video-dir', default='work_dirs/benchmark_data_videos')
     parser.add_argument('--out', help='also write the results as JSON')
     parser.add_argument('--sets', nargs='+', choices=list(VIDEO_SETS),
-                        default=list(VIDEO_SETS), metavar='SET', help=f'video sets to run (default: all: {list(VIDEO_SETS)})')
+                        default=list(VIDEO_SETS), metavar='SET',
+                        help=f'video sets to run (default: all: {list(VIDEO_SETS)})')
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.clips, args.videos = 2, 3, 1
