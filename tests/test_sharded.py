@@ -1,8 +1,9 @@
 """Sharded training (FSDP through mmengine's FlexibleRunner) on CPU ranks over gloo.
 
 The 2-process run trains the micro Swin with ``configs/_base_/strategies/fsdp.py`` and
-the recipe optimizer (parameter groups by name), from the same random-weight checkpoint
-as a 2-process DDP run of the same config; the two must end with the same weights, and
+the recipe optimizer (parameter groups by name), and again with the switch
+``--cfg-options strategy=None`` (DDP), from the same random-weight checkpoint; the two
+must end with the same weights, and
 the FSDP checkpoint must have the DDP checkpoint's keys (it is an ordinary full
 checkpoint). The wrap policy is checked on a real Swin-L layout and on a real FSDP wrap.
 """
@@ -144,10 +145,12 @@ def test_build_runner_refuses_what_fsdp_cannot_do(tmp_path):
         build_runner(cfg)
 
 
-def _train(tmp_path: Path, name: str, bases: list, extra: str = '') -> Path:
-    config = tmp_path / f'{name}.py'
+def _write_config(tmp_path: Path) -> Path:
+    """The micro Swin with the FSDP strategy base and the recipes' optimizer."""
+    config = tmp_path / 'micro_fsdp.py'
     config.write_text(textwrap.dedent(f'''\
-        _base_ = {[str(ROOT / 'configs/demo/swin-micro_synthetic.py')] + bases!r}
+        _base_ = ['{ROOT}/configs/demo/swin-micro_synthetic.py',
+                  '{ROOT}/configs/_base_/strategies/fsdp.py']
         # 8 clips / 2 processes / 2 per batch = 2 synchronised steps per process
         train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False)
         train_cfg = dict(max_epochs=1, val_interval=10)
@@ -158,14 +161,20 @@ def _train(tmp_path: Path, name: str, bases: list, extra: str = '') -> Path:
                                  backbone=dict(lr_mult=0.1), norm=dict(decay_mult=0.),
                                  relative_position_bias_table=dict(decay_mult=0.))))
         load_from = '{tmp_path}/init.pth'
-        ''') + extra)
+        custom_imports = dict(imports=['shard_report_hook'], allow_failed_imports=False)
+        custom_hooks = [dict(type='ShardReportHook')]
+        '''))
+    return config
+
+
+def _train(tmp_path: Path, config: Path, work_dir: str, *extra: str) -> Path:
     env = dict(os.environ, PORT=str(free_port()),
                PYTHONPATH=f'{tmp_path}{os.pathsep}{os.environ.get("PYTHONPATH", "")}')
     result = subprocess.run(
-        ['bash', str(ROOT / 'tools/dist_train.sh'), str(config), '2', '--work-dir', name],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        ['bash', str(ROOT / 'tools/dist_train.sh'), str(config), '2', '--work-dir', work_dir,
+         *extra], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return tmp_path / name
+    return tmp_path / work_dir
 
 
 @pytest.mark.slow
@@ -174,14 +183,15 @@ def test_two_cpu_ranks_train_sharded_to_the_weights_of_ddp(tmp_path):
     model = MODELS.build(Config.fromfile(ROOT / 'configs/demo/swin-micro_synthetic.py').model)
     torch.save(dict(state_dict=random_state_dict(model)), tmp_path / 'init.pth')
     (tmp_path / 'shard_report_hook.py').write_text(SHARD_REPORT_HOOK)
+    config = _write_config(tmp_path)
 
-    ddp = _train(tmp_path, 'ddp', [])
-    fsdp = _train(tmp_path, 'fsdp', [str(ROOT / 'configs/_base_/strategies/fsdp.py')],
-                  textwrap.dedent('''\
-        custom_imports = dict(imports=['shard_report_hook'], allow_failed_imports=False)
-        custom_hooks = [dict(type='ShardReportHook')]
-        '''))
+    fsdp = _train(tmp_path, config, 'fsdp')
+    # the switch back to data parallelism: the same config without its strategy
+    ddp = _train(tmp_path, config, 'ddp', '--cfg-options', 'strategy=None')
 
+    ddp_report = torch.load(ddp / 'shards0.pth', weights_only=True)
+    assert (ddp_report['runner'], ddp_report['wrapper']) == ('Runner',
+                                                             'MMDistributedDataParallel')
     reports = [torch.load(fsdp / f'shards{r}.pth', weights_only=True) for r in (0, 1)]
     for report in reports:
         assert (report['runner'], report['wrapper']) == ('FlexibleRunner',
@@ -190,6 +200,7 @@ def test_two_cpu_ranks_train_sharded_to_the_weights_of_ddp(tmp_path):
         assert report['checkpointed'] == 4
         # demo lr 5e-4 at the first warm-up factor 0.1; the backbone group at x0.1
         assert report['lrs'] == pytest.approx([5e-4 * 0.1 * 0.1, 5e-4 * 0.1])
+        assert report['lrs'] == pytest.approx(ddp_report['lrs'])
     # each rank holds half of every unit (plus at most one element of padding per unit)
     full = reports[0]['full_numel']
     assert reports[1]['full_numel'] == full
