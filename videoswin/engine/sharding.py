@@ -10,19 +10,23 @@ Sharding itself is torch's FSDP as mmengine wraps it; this module only supplies:
   root unit);
 * the activation-checkpointing check: the same blocks are recomputed in backward;
 * the CPU adaptation: mmengine passes ``device_id=LOCAL_RANK`` (a CUDA index) to FSDP;
-  without a GPU the wrapper gets ``device_id=cpu`` and the processes talk over gloo.
+  without a GPU the wrapper gets ``device_id=cpu`` and the processes talk over gloo;
+* ``FSDPStrategy`` in the videoswin scope: mmengine's, with the optimizer-state calls
+  fixed for torch >= 2.1 (see :class:`FSDPStrategy`).
 """
 from typing import Union
 
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine._strategy import FSDPStrategy as MMEngineFSDPStrategy
 from mmengine.runner import FlexibleRunner, Runner
 from torch import nn
+from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
 
 from videoswin.models.backbones.swin3d import SwinTransformerBlock3D
-from videoswin.registry import FUNCTIONS
+from videoswin.registry import FUNCTIONS, STRATEGIES
 
 #: the module class that is one FSDP unit and one activation-checkpointing region
 SHARDED_BLOCKS = {SwinTransformerBlock3D}
@@ -40,6 +44,35 @@ def swin_block_wrap_policy(module: nn.Module, recurse: bool, nonwrapped_numel: i
 def is_swin_block(module: nn.Module) -> bool:
     """Activation-checkpointing ``check_fn`` (config name ``videoswin.is_swin_block``)."""
     return isinstance(module, tuple(SHARDED_BLOCKS))
+
+
+@STRATEGIES.register_module()
+class FSDPStrategy(MMEngineFSDPStrategy):
+    """mmengine's ``FSDPStrategy`` (what ``type='FSDPStrategy'`` builds in the videoswin
+    scope) with the optimizer state saved and loaded through torch's current API.
+
+    mmengine 0.10.7 calls ``FSDP.optim_state_dict_to_load(state, model, optimizer)``,
+    torch 2.0's argument order; torch >= 2.1 takes ``(model, optimizer, state)``, so
+    every resume failed with ``TypeError: unhashable type: 'dict'``. It also passed the
+    optimizer *wrapper* to ``FSDP.optim_state_dict``; here the optimizer goes to FSDP and
+    the AMP loss scaler's state is kept beside it, as ``AmpOptimWrapper`` keeps it.
+    """
+
+    def optim_state_dict(self) -> dict:
+        state = FSDP.optim_state_dict(self.model, self.optim_wrapper.optimizer)
+        scaler = getattr(self.optim_wrapper, 'loss_scaler', None)
+        if scaler is not None:
+            state['loss_scaler'] = scaler.state_dict()
+        return state
+
+    def load_optim_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        scaler_state = state.pop('loss_scaler', None)
+        optimizer = self.optim_wrapper.optimizer
+        optimizer.load_state_dict(FSDP.optim_state_dict_to_load(self.model, optimizer, state))
+        scaler = getattr(self.optim_wrapper, 'loss_scaler', None)
+        if scaler is not None and scaler_state is not None:
+            scaler.load_state_dict(scaler_state)
 
 
 def build_runner(cfg: Config) -> Union[Runner, FlexibleRunner]:
