@@ -4,6 +4,10 @@ With frame threads the decoder hands frames back a few packets late; the reader'
 skipping of non-reference frames and its restarts at later keyframes must not lose or
 alter any of them.
 """
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 from mmcv.transforms import Compose
@@ -44,3 +48,30 @@ def test_a_frame_already_at_the_short_side_is_returned_as_decoded(videos):  # no
     got = ours(videos['h264'], [0, 5], short_side=height)
     assert np.array_equal(np.stack(got['imgs']), np.stack(ours(videos['h264'], [0, 5])['imgs']))
     np.testing.assert_array_equal(got['scale_factor'], [1.0, 1.0])
+
+
+def test_reading_starts_no_converter_threads(videos):  # noqa: F811
+    """PyAV's converter defaults to a thread per hardware CPU (63 new threads per clip
+    read on a 64-CPU host); the reader asks for its own thread count (1 here), so a
+    loader worker stays one thread. Thread ids are handed out in sequence, so the ids
+    of two probe threads around a read bound how many threads the read started
+    (slack for other processes on the machine)."""
+    script = textwrap.dedent(f'''\
+        import threading
+        from videoswin.datasets.transforms import ClipReader
+
+        def probe():
+            thread = threading.Thread(target=lambda: None)
+            thread.start()
+            thread.join()
+            return thread.native_id
+
+        reader = ClipReader({str(videos['bframes'])!r})
+        before = probe()
+        reader.read(list(range(0, 60, 2)))
+        print(probe() - before)
+        ''')
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) <= 16

@@ -76,6 +76,7 @@ class ClipReader:
         codec.thread_count = max(1, int(num_threads))
         # frame threading: x264 writes one slice per frame, so slice threads sit idle
         codec.thread_type = 'FRAME' if num_threads > 1 else 'NONE'
+        self._threads = max(1, int(num_threads))
         self._index_packets()
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 30.0
@@ -149,6 +150,12 @@ class ClipReader:
             seen.add(int(i))
         return out
 
+    def _rgb(self, frame) -> Frame:
+        """The frame as (H, W, 3) uint8 RGB. The converter's threads are set: PyAV's default
+        (0 = automatic) starts a thread per hardware CPU in every loader worker (64 on a
+        64-CPU host, whatever the worker's affinity), which costs more CPU than it saves."""
+        return frame.to_ndarray(format='rgb24', threads=self._threads)
+
     def _read_seeking(self, wanted: List[int],
                       postprocess: Callable[[Frame], Frame]) -> Dict[int, Frame]:
         wanted_set = set(wanted)
@@ -160,7 +167,7 @@ class ClipReader:
             for frame in decoded:
                 index = self._index.get(frame.pts)
                 if index in wanted_set and index not in frames:
-                    frames[index] = postprocess(frame.to_ndarray(format='rgb24'))
+                    frames[index] = postprocess(self._rgb(frame))
 
         while pending:
             keyframe = self._keyframe_before(pending[0])
@@ -196,7 +203,7 @@ class ClipReader:
         last = max(wanted) if wanted else -1
         for index, frame in enumerate(self._container.decode(self._stream)):
             if index in wanted:
-                frames[index] = postprocess(frame.to_ndarray(format='rgb24'))
+                frames[index] = postprocess(self._rgb(frame))
             if index >= last:
                 break
         return frames
