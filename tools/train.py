@@ -5,13 +5,15 @@
 
 Several processes: ``bash tools/dist_train.sh CONFIG NPROC [ARGS]`` (torchrun) or
 ``tools/slurm_train.sh``. Without GPUs, distributed runs use gloo by themselves.
+A config with ``strategy`` (e.g. FSDP, docs/distributed.md) trains with mmengine's
+``FlexibleRunner``.
 """
 import argparse
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 from videoswin.engine.batch_contract import apply_batch_contract
+from videoswin.engine.sharding import build_runner
 from videoswin.utils import register_all_modules
 from videoswin.utils.cli import add_common_args, load_config
 from videoswin.utils.config_check import check_config
@@ -63,7 +65,7 @@ def main() -> None:
     if is_first_process(cfg.launcher):
         lock_work_dir(cfg.work_dir)  # one run per work dir
     setup_env(cfg)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)  # FlexibleRunner when the config has `strategy` (FSDP)
     apply_batch_contract(runner)
     runner.train()
 

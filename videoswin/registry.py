@@ -8,6 +8,8 @@ our modules the first time it is searched, so ``import videoswin`` is enough to
 build any of them.
 """
 from mmaction import registry as mma
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
+from mmengine.registry import STRATEGIES as MMENGINE_STRATEGIES
 from mmengine.registry import Registry
 
 
@@ -25,6 +27,8 @@ OPTIMIZERS = _child('optimizer', mma.OPTIMIZERS, 'engine')
 OPTIM_WRAPPERS = _child('optim_wrapper', mma.OPTIM_WRAPPERS, 'engine')
 OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
                                     mma.OPTIM_WRAPPER_CONSTRUCTORS, 'engine')
+FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, 'engine')
+STRATEGIES = _child('strategy', MMENGINE_STRATEGIES, 'engine')
 PARAM_SCHEDULERS = _child('parameter scheduler', mma.PARAM_SCHEDULERS, 'engine')
 DATASETS = _child('dataset', mma.DATASETS, 'datasets')
 DATA_SAMPLERS = _child('data sampler', mma.DATA_SAMPLERS, 'datasets')

@@ -1,3 +1,4 @@
 """Training machinery around mmengine's Runner: the mid-epoch resumable loop and its data
-stream, hooks, optimizer-wrapper constructors, the batch contract and seeding by position."""
-from . import hooks, loops, optimizers  # noqa: F401
+stream, hooks, optimizer-wrapper constructors, the batch contract, seeding by position and the
+FSDP strategy (sharding)."""
+from . import hooks, loops, optimizers, sharding  # noqa: F401

@@ -145,7 +145,7 @@ def apply_batch_contract(runner) -> Optional[BatchContract]:
             raise ValueError(f'optim_wrapper: sub-wrappers disagree on accumulative_counts '
                              f'{sorted(counts)}')
         accumulation = counts.pop()
-    scale_cfg = dict(runner.auto_scale_lr or {})
+    scale_cfg = dict(_auto_scale_lr(runner) or {})
     scale_enabled = bool(scale_cfg.get('enable', False))
     if scale_enabled and 'base_batch_size' not in scale_cfg:
         raise KeyError('auto_scale_lr.enable is set but auto_scale_lr.base_batch_size '
@@ -159,10 +159,25 @@ def apply_batch_contract(runner) -> Optional[BatchContract]:
         print_log(warning, logger='current', level=logging.WARNING)
     if scale_enabled:
         _scale_lr(wrapper, contract.lr_ratio)
-        runner.auto_scale_lr = {**scale_cfg, 'enable': False}
+        _set_auto_scale_lr(runner, {**scale_cfg, 'enable': False})
         print_log(f'Scaled lr by {contract.lr_ratio:g} = {contract.global_batch} / '
                   f'{contract.recipe_batch} (linear scaling rule)', logger='current')
     return contract
+
+
+def _auto_scale_lr(runner) -> Optional[dict]:
+    """``Runner.auto_scale_lr``; a ``FlexibleRunner`` keeps it in its strategy."""
+    strategy = getattr(runner, 'strategy', None)
+    if strategy is not None:
+        return strategy._auto_scale_lr
+    return runner.auto_scale_lr
+
+
+def _set_auto_scale_lr(runner, scale_cfg: dict) -> None:
+    if getattr(runner, 'strategy', None) is not None:
+        runner.strategy._auto_scale_lr = scale_cfg
+    else:
+        runner.auto_scale_lr = scale_cfg
 
 
 def _scale_lr(wrapper, ratio: float) -> None:

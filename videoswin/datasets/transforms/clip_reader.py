@@ -56,8 +56,9 @@ class ClipReader:
 
     Args:
         path: the video file.
-        num_threads: decoder threads (slice threading); 1 keeps one core per loader
-            worker, which is what the benchmark and the training recipes assume.
+        num_threads: decoder threads. 1 keeps one core per loader worker (what the
+            recipes assume); more use FFmpeg's frame threading (the same pixels; more
+            clips/s per worker, not per core: benchmarks/data.py shows both).
     """
 
     def __init__(self, path: str, num_threads: int = 1) -> None:
@@ -73,36 +74,43 @@ class ClipReader:
         self._stream = self._container.streams.video[0]
         codec = self._stream.codec_context
         codec.thread_count = max(1, int(num_threads))
-        codec.thread_type = 'SLICE' if num_threads > 1 else 'NONE'
+        # frame threading: x264 writes one slice per frame, so slice threads sit idle
+        codec.thread_type = 'FRAME' if num_threads > 1 else 'NONE'
+        self._threads = max(1, int(num_threads))
         self._index_packets()
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 30.0
 
     def _index_packets(self) -> None:
-        stamps: List[int] = []
-        key_stamps: List[int] = []
+        # the packets are kept (in decode order): reads feed them to the decoder
+        # straight from memory, with no second seek and demux of the file
+        packets = []
         try:
             for packet in self._container.demux(self._stream):
-                if packet.size == 0:
-                    continue
-                stamp = packet.pts if packet.pts is not None else packet.dts
-                stamps.append(stamp)
-                if packet.is_keyframe:
-                    key_stamps.append(stamp)
+                if packet.size:
+                    packets.append(packet)
         except Exception as err:
             raise VideoReadError(self.path, f'cannot read the packets ({_describe(err)})') from err
+        stamps = [p.pts if p.pts is not None else p.dts for p in packets]
         self.total_frames = len(stamps)
         if self.total_frames == 0:
             raise VideoReadError(self.path, 'no video frames')
         self._sequential = None in stamps or len(set(stamps)) != len(stamps)
         if self._sequential:
-            self._stamps, self._index, self._keyframes = [], {}, [0]
+            self._packets, self._stamps, self._index, self._keyframes = [], [], {}, [0]
             return
+        self._packets = packets
         self._stamps = sorted(stamps)
         self._index = {stamp: i for i, stamp in enumerate(self._stamps)}
-        self._keyframes = sorted(self._index[s] for s in key_stamps) or [0]
-        if self._keyframes[0] != 0:
-            self._keyframes.insert(0, 0)
+        # frame index of each packet, and the packet position of each keyframe
+        self._packet_frames = [self._index[stamp] for stamp in stamps]
+        self._key_position = {self._index[stamp]: pos for pos, (stamp, packet)
+                              in enumerate(zip(stamps, packets)) if packet.is_keyframe}
+        self._keyframes = sorted(self._key_position)
+        if not self._keyframes or self._keyframes[0] != 0:
+            # no keyframe flag on the first frame: decode from the first packet
+            self._key_position.setdefault(0, 0)
+            self._keyframes = sorted(self._key_position)
 
     def _keyframe_before(self, index: int) -> int:
         return self._keyframes[max(bisect.bisect_right(self._keyframes, index) - 1, 0)]
@@ -142,6 +150,12 @@ class ClipReader:
             seen.add(int(i))
         return out
 
+    def _rgb(self, frame) -> Frame:
+        """The frame as (H, W, 3) uint8 RGB. The converter's threads are set: PyAV's default
+        (0 = automatic) starts a thread per hardware CPU in every loader worker (64 on a
+        64-CPU host, whatever the worker's affinity), which costs more CPU than it saves."""
+        return frame.to_ndarray(format='rgb24', threads=self._threads)
+
     def _read_seeking(self, wanted: List[int],
                       postprocess: Callable[[Frame], Frame]) -> Dict[int, Frame]:
         wanted_set = set(wanted)
@@ -153,31 +167,28 @@ class ClipReader:
             for frame in decoded:
                 index = self._index.get(frame.pts)
                 if index in wanted_set and index not in frames:
-                    frames[index] = postprocess(frame.to_ndarray(format='rgb24'))
+                    frames[index] = postprocess(self._rgb(frame))
 
         while pending:
             keyframe = self._keyframe_before(pending[0])
-            self._container.seek(self._stamps[keyframe], stream=self._stream,
-                                 backward=True, any_frame=False)
             codec.flush_buffers()
             frontier = keyframe  # the furthest frame handed to the decoder so far
             jump = False
-            for packet in self._container.demux(self._stream):
-                if packet.size == 0:  # end of file: drain the decoder
-                    codec.skip_frame = 'DEFAULT'
-                    collect(codec.decode(packet))
-                    break
-                index = self._index.get(packet.pts, -1)
+            for position in range(self._key_position[keyframe], len(self._packets)):
+                index = self._packet_frames[position]
                 frontier = max(frontier, index)
                 codec.skip_frame = 'DEFAULT' if index in wanted_set else 'NONREF'
-                collect(codec.decode(packet))
+                collect(codec.decode(self._packets[position]))
                 while pending and pending[0] in frames:
                     pending.pop(0)
                 if not pending:
                     break
                 if self._keyframe_before(pending[0]) > frontier:
-                    jump = True  # cheaper to seek to the next needed keyframe
+                    jump = True  # cheaper to restart at the next needed keyframe
                     break
+            else:  # end of the stream: drain the decoder
+                codec.skip_frame = 'DEFAULT'
+                collect(codec.decode(None))
             while pending and pending[0] in frames:
                 pending.pop(0)
             if not jump:
@@ -192,7 +203,7 @@ class ClipReader:
         last = max(wanted) if wanted else -1
         for index, frame in enumerate(self._container.decode(self._stream)):
             if index in wanted:
-                frames[index] = postprocess(frame.to_ndarray(format='rgb24'))
+                frames[index] = postprocess(self._rgb(frame))
             if index >= last:
                 break
         return frames

@@ -76,6 +76,8 @@ class VideoDecode(BaseTransform):
             if self.short_side is None:
                 return frame
             new_size = short_side_size(width, height, self.short_side)
+            if new_size == (width, height):  # e.g. 340x256 videos: a resize would copy
+                return frame
             return mmcv.imresize(frame, new_size, interpolation=self.interpolation)
 
         try:
