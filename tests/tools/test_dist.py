@@ -1,6 +1,5 @@
 """tools/dist_train.sh on CPU: two processes train together and end with the same weights."""
 import os
-import socket
 import subprocess
 import textwrap
 
@@ -9,7 +8,7 @@ import torch
 
 from videoswin.datasets.synthetic import make_synthetic_dataset
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, free_port
 
 # Saves, on every rank, the sampler's indices and the weights before and after training.
 RANK_DUMP_HOOK = '''
@@ -37,12 +36,6 @@ class RankDumpHook(Hook):
                         world_size=runner.world_size),
                    f'{runner.work_dir}/rank{runner.rank}.pth')
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow

@@ -3,44 +3,12 @@ import numpy as np
 import pytest
 from mmcv.transforms import Compose
 
-from videoswin.datasets.sample_data import encode_h264, moving_square
 from videoswin.datasets.transforms import ClipReader, VideoReadError
 from videoswin.utils import register_all_modules
-from videoswin.utils.video_io import write_video
+
+from helpers.decoding import ours, reference
 
 register_all_modules()
-
-
-@pytest.fixture(scope='module')
-def videos(tmp_path_factory):
-    root = tmp_path_factory.mktemp('decode')
-    clip = moving_square(90, 72, 96, (1, 1), seed=3)
-    return {
-        'h264': write_video(root / 'a.mp4', clip, fps=30, codec='h264'),
-        'mpeg4': write_video(root / 'b.mp4', clip[:50], fps=25, codec='mpeg4'),
-        'vp9': write_video(root / 'c.webm', clip[:40], fps=25, codec='vp9'),
-        # B-frames and two keyframes: the non-reference skipping and re-seeking paths
-        'bframes': encode_h264(root / 'd.mp4', clip, fps=30, options={
-            'preset': 'veryfast', 'crf': '20',
-            'x264-params': 'bframes=3:b-pyramid=normal:b-adapt=0:keyint=40:min-keyint=40'}),
-    }
-
-
-def reference(video, indices, short_side=None):
-    """Frames as mmaction2's DecordInit -> DecordDecode -> Resize((-1, s)) produce them."""
-    steps = [dict(type='DecordInit'), dict(type='DecordDecode')]
-    if short_side:
-        steps.append(dict(type='Resize', scale=(-1, short_side)))
-    pipeline = Compose(steps[:1])
-    results = pipeline(dict(filename=str(video), start_index=0, modality='RGB'))
-    results['frame_inds'] = np.asarray(indices)
-    return Compose(steps[1:])(results)
-
-
-def ours(video, indices, short_side=None):
-    results = Compose([dict(type='VideoInit')])(dict(filename=str(video)))
-    results['frame_inds'] = np.asarray(indices)
-    return Compose([dict(type='VideoDecode', short_side=short_side)])(results)
 
 
 @pytest.mark.parametrize('codec', ['h264', 'mpeg4', 'vp9', 'bframes'])

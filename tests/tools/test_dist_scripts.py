@@ -16,7 +16,9 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO_ROOT
+
+ROOT = REPO_ROOT
 
 FAKE = f'''#!{sys.executable}
 import json, os, sys

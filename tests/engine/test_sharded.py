@@ -22,6 +22,7 @@ from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import (
     CheckpointWrapper, apply_activation_checkpointing)
 from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
+from helpers import REPO_ROOT, free_port
 from videoswin.checkpoint.io import safe_load
 from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.engine.sharding import build_runner, is_swin_block, swin_block_wrap_policy
@@ -30,11 +31,9 @@ from videoswin.registry import MODELS
 from videoswin.testing import random_state_dict
 from videoswin.utils import register_all_modules
 
-from test_dist import free_port
-
 register_all_modules()
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 FSDP_DIR = ROOT / 'configs/recognition/swin/fsdp'
 FSDP_RECIPES = sorted(FSDP_DIR.glob('*.py'))
 

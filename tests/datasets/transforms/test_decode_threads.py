@@ -14,7 +14,7 @@ from mmcv.transforms import Compose
 
 from videoswin.datasets.transforms import ClipReader
 
-from test_transforms_decode import ours, reference, videos  # noqa: F401  (fixture)
+from helpers.decoding import ours, reference
 
 
 def threaded(video, indices, short_side=None):
@@ -24,7 +24,7 @@ def threaded(video, indices, short_side=None):
 
 
 @pytest.mark.parametrize('codec', ['h264', 'mpeg4', 'vp9', 'bframes'])
-def test_frame_threads_decode_the_reference_pixels(videos, codec):  # noqa: F811
+def test_frame_threads_decode_the_reference_pixels(videos, codec):
     total = ClipReader(videos[codec]).total_frames
     cases = [np.arange(0, 32, 2) % total,                  # a training clip
              (np.arange(32) * 2 + total - 20) % total,     # looping past the end
@@ -35,14 +35,14 @@ def test_frame_threads_decode_the_reference_pixels(videos, codec):  # noqa: F811
         assert np.array_equal(np.stack(threaded(videos[codec], indices)['imgs']), expected)
 
 
-def test_frame_threads_with_resize(videos):  # noqa: F811
+def test_frame_threads_with_resize(videos):
     indices = np.arange(3, 60, 4)
     expected = ours(videos['bframes'], indices, short_side=40)['imgs']
     got = threaded(videos['bframes'], indices, short_side=40)['imgs']
     assert np.array_equal(np.stack(got), np.stack(expected))
 
 
-def test_a_frame_already_at_the_short_side_is_returned_as_decoded(videos):  # noqa: F811
+def test_a_frame_already_at_the_short_side_is_returned_as_decoded(videos):
     """No resize call for 340x256-style videos: the same pixels, no copy."""
     height = ClipReader(videos['h264']).read([0])[0].shape[0]
     got = ours(videos['h264'], [0, 5], short_side=height)
@@ -50,7 +50,7 @@ def test_a_frame_already_at_the_short_side_is_returned_as_decoded(videos):  # no
     np.testing.assert_array_equal(got['scale_factor'], [1.0, 1.0])
 
 
-def test_reading_starts_no_converter_threads(videos):  # noqa: F811
+def test_reading_starts_no_converter_threads(videos):
     """PyAV's converter defaults to a thread per hardware CPU (63 new threads per clip
     read on a 64-CPU host); the reader asks for its own thread count (1 here), so a
     loader worker stays one thread. Thread ids are handed out in sequence, so the ids
