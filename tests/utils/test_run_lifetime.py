@@ -58,12 +58,13 @@ def lock_text(work: Path) -> str:
 
 
 def lock_is_free(work: Path) -> bool:
-    with open(work / LOCK_NAME) as file:
+    """Whether another process could take the run's record lock (lockf) now."""
+    with open(work / LOCK_NAME, 'a') as file:
         try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
             return False
-        fcntl.flock(file, fcntl.LOCK_UN)
+        fcntl.lockf(file, fcntl.LOCK_UN)
         return True
 
 

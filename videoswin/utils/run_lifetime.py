@@ -2,12 +2,13 @@
 
 * **One run per work dir.** Two runs writing one work dir (a ``--resume`` started
   while the first run still trains) overwrite each other's checkpoints and pointer.
-  :func:`lock_work_dir` takes an exclusive ``flock`` on ``WORK_DIR/.lock`` and keeps
-  it for the life of the process: the kernel drops it when the process ends, however
-  it ends (SIGKILL, out of memory), so a dead run never blocks the next one. The file
-  holds the owner's pid, host, command and start time, which a refused run prints.
-  Loader workers forked by the run inherit the lock and hold it until they notice
-  the run is gone (a few seconds).
+  :func:`lock_work_dir` takes an exclusive POSIX record lock (``lockf``) on
+  ``WORK_DIR/.lock`` and keeps it for the life of the process: the kernel drops it when
+  the process ends, however it ends (SIGKILL, out of memory), so a dead run never
+  blocks the next one. Unlike ``flock``, a record lock belongs to the process alone:
+  the loader workers it forks do not hold it, so a ``--resume`` right after a kill is
+  not refused while orphaned workers wind down. The file holds the owner's pid, host,
+  command and start time, which a refused run prints.
 * **Ranks die with their launcher.** torchrun stops its ranks when it is interrupted
   or terminated, but cannot when it is SIGKILLed: the ranks (and their loader
   workers) would train on to the end, unseen. :func:`die_with_launcher` asks the
@@ -15,6 +16,7 @@
 """
 import ctypes
 import datetime
+import errno
 import fcntl
 import os
 import os.path as osp
@@ -63,8 +65,10 @@ def lock_work_dir(work_dir: str) -> None:
         _held = None
     file = open(path, 'a+', encoding='utf-8')  # not 'w': the owner's note must survive
     try:
-        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        fcntl.lockf(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:  # EAGAIN or EACCES, as the platform reports a held lock
+        if error.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
         file.seek(0)
         owner = ' '.join(file.read().split()) or 'its details are not written yet'
         file.close()

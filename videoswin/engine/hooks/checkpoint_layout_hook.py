@@ -20,6 +20,7 @@ from typing import Any, Dict
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
+from torch.distributed.fsdp import FullyShardedDataParallel
 
 from videoswin.checkpoint.detect import CheckpointKindError, unwrap_state_dict
 from videoswin.checkpoint.load import LoadSummary, load_recognizer_state
@@ -41,16 +42,21 @@ def loads_what_fits(model: nn.Module) -> bool:
     return bool(getattr(getattr(model, 'backbone', None), 'load_what_fits', False))
 
 
+def check_resumable(checkpoint: Dict[str, Any], source: str) -> None:
+    """Stop with the file's name when it cannot continue a run."""
+    lacking = missing_training_entries(checkpoint)
+    if lacking:
+        raise CheckpointKindError(
+            f'{source} is not a training checkpoint (it lacks {", ".join(lacking)}; '
+            f'it holds {sorted(checkpoint)}): --resume/resume=True continue a run from '
+            f'its own epoch_N.pth; to start from these weights use load_from={source!r}')
+
+
 def load_into(model: nn.Module, checkpoint: Dict[str, Any], source: str,
               resuming: bool) -> LoadSummary:
     """Load a Runner checkpoint into ``model`` with the checks of the module docstring."""
     if resuming:
-        lacking = missing_training_entries(checkpoint)
-        if lacking:
-            raise CheckpointKindError(
-                f'{source} is not a training checkpoint (it lacks {", ".join(lacking)}; '
-                f'it holds {sorted(checkpoint)}): --resume/resume=True continue a run from '
-                f'its own epoch_N.pth; to start from these weights use load_from={source!r}')
+        check_resumable(checkpoint, source)
     state_dict, meta = unwrap_state_dict(checkpoint, source)
     strict = resuming or not loads_what_fits(model)
     # a new run may change the head (K400 -> SSv2); a resumed one must fit exactly
@@ -66,8 +72,15 @@ class CheckpointLayoutHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: Dict[str, Any]) -> None:
         source = str(getattr(runner, '_load_from', None) or 'load_from checkpoint')
+        resuming = bool(getattr(runner, '_resume', False))
+        if isinstance(runner.model, FullyShardedDataParallel):
+            # Each rank holds flat shards, so the parameters have no per-tensor shapes to
+            # check here: the FSDP strategy loads the full state dict itself.
+            if resuming:
+                check_resumable(checkpoint, source)
+            return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        load_into(model, checkpoint, source, resuming=bool(getattr(runner, '_resume', False)))
+        load_into(model, checkpoint, source, resuming)
         checkpoint.pop('model', None)
         checkpoint.pop('module', None)
         checkpoint['state_dict'] = dict(model.state_dict())
