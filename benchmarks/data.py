@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmcv.transforms import BaseTransform, Compose  # noqa: E402
 
-from videoswin.datasets.sample_data import encode_h264, natural_scene  # noqa: E402
+from videoswin.testing.sample_data import encode_h264, natural_scene  # noqa: E402
 from videoswin.utils import register_all_modules  # noqa: E402
 
 SHORT_SIDE, CROP = 256, 224

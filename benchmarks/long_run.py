@@ -81,8 +81,11 @@ def run(cfg: Config, interval: int):
     runner.train()
     seconds = time.time() - start
     logs = {h.baseFilename for h in runner.logger.handlers if hasattr(h, 'baseFilename')}
+    # /dev/shm/pym-* are multiprocessing's heap arenas (the datasets' shared bad-sample
+    # counters are allocated there): the process's allocator keeps them, no run left them
     leaked = sorted(f for f in set(open_files(pid)) - before
-                    if f not in logs and not f.startswith(str(cfg.work_dir)))
+                    if f not in logs and not f.startswith(str(cfg.work_dir))
+                    and not f.startswith('/dev/shm/pym-'))
     workers_left = sorted(set(child_pids(pid)) - children_before)
     return monitor.samples, leaked, workers_left, seconds
 

@@ -20,7 +20,7 @@ from videoswin.datasets import BadSampleError
 from videoswin.datasets.annotations import (parse_rawframe_list, parse_video_list,
                                             write_rawframe_list, write_video_list)
 from videoswin.datasets.list_dataset import ActionListDataset
-from videoswin.datasets.sample_data import damage, make_kinetics, make_sthv2
+from videoswin.testing.sample_data import damage, make_kinetics, make_sthv2
 from videoswin.datasets.transforms.clip_reader import ClipReader
 from videoswin.registry import DATASETS
 from videoswin.utils import register_all_modules

@@ -8,7 +8,7 @@ from mmengine.runner import Runner
 
 from videoswin.datasets import AnnotationError, KineticsDataset, SthV2Dataset
 from videoswin.datasets.annotations import write_class_names, write_rawframe_list, write_video_list
-from videoswin.datasets.sample_data import make_kinetics, make_sthv2
+from videoswin.testing.sample_data import make_kinetics, make_sthv2
 from videoswin.utils import register_all_modules
 
 from helpers.tiny_swin import K400_TRAIN, tiny_swin_config

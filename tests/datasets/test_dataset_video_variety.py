@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from mmcv.transforms import Compose
 
-from videoswin.datasets.sample_data import encode_h264, moving_square
+from videoswin.testing.sample_data import encode_h264, moving_square
 from videoswin.utils import register_all_modules
 from videoswin.utils.video_io import write_video
 

@@ -12,7 +12,7 @@ import torch
 from mmengine.dataset import DefaultSampler
 
 from videoswin.datasets.annotations import parse_video_list
-from videoswin.datasets.sample_data import damage
+from videoswin.testing.sample_data import damage
 from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.datasets.transforms.clip_reader import ClipReader
 from videoswin.datasets.video_probe import probe_video

@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
+import videoswin.testing.fault_injection  # noqa: F401  (registers FaultInjectionHook)
 from videoswin.checkpoint import install_safe_loader
 
 _names = itertools.count()

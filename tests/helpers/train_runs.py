@@ -29,6 +29,7 @@ randomness = dict(seed=0, deterministic=True)
 """
 PAUSED = """
 _base_ = ['{config}']
+custom_imports = dict(imports=['videoswin.testing.fault_injection'])
 custom_hooks = [dict(type='FaultInjectionHook', pause_after=6, pause_marker='{marker}')]
 """
 

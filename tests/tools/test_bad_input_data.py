@@ -21,7 +21,7 @@ from mmengine.logging import MMLogger
 
 from videoswin.datasets import BadSampleError
 from videoswin.datasets.annotations import parse_video_list
-from videoswin.datasets.sample_data import damage, make_kinetics
+from videoswin.testing.sample_data import damage, make_kinetics
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
 from videoswin.utils.errors import one_line

@@ -1,7 +1,7 @@
 """Fixtures of the decoding tests."""
 import pytest
 
-from videoswin.datasets.sample_data import encode_h264, moving_square
+from videoswin.testing.sample_data import encode_h264, moving_square
 from videoswin.utils.video_io import write_video
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from videoswin.datasets import KineticsDataset, SthV2Dataset
 from videoswin.datasets.annotations import parse_video_list, read_class_names
-from videoswin.datasets.sample_data import make_kinetics, make_sthv2
+from videoswin.testing.sample_data import make_kinetics, make_sthv2
 
 from helpers import load_tool
 

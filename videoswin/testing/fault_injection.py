@@ -2,9 +2,11 @@
 
 The reliability tests use it; you can too, before trusting a long run::
 
+    custom_imports = dict(imports=['videoswin.testing.fault_injection'])
     custom_hooks = [dict(type='FaultInjectionHook', nan_loss_at=[50])]
 
-Never leave it in a real config.
+It is registered only when this module is imported, never by ``import videoswin``, so
+it cannot slip into a real config unnoticed.
 """
 import os
 import signal

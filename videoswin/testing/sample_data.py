@@ -7,7 +7,7 @@ background, so the files decode to meaningful, distinct content.
 
 Run as a module to write one from the shell (VP9 must be encoded before decord is
 imported in a process; :func:`make_sthv2` takes care of that itself):
-``python -m videoswin.datasets.sample_data {kinetics,sthv2} OUT_DIR``.
+``python -m videoswin.testing.sample_data {kinetics,sthv2} OUT_DIR``.
 """
 import argparse
 import csv
@@ -231,7 +231,7 @@ def make_sthv2(root: PathLike,
     if 'decord' in sys.modules:  # decord's FFmpeg breaks PyAV's VP9 encoder in this process
         spec = json.dumps(dict(templates=list(templates), videos_per_class=videos_per_class,
                                num_frames=num_frames, size=list(size), damaged=damaged))
-        result = subprocess.run([sys.executable, '-m', 'videoswin.datasets.sample_data', 'sthv2',
+        result = subprocess.run([sys.executable, '-m', 'videoswin.testing.sample_data', 'sthv2',
                                  str(root), '--spec', spec], capture_output=True, text=True,
                                 env={**os.environ, 'PYTHONPATH': str(Path(__file__).parents[2])})
         if result.returncode != 0:
