@@ -24,7 +24,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from videoswin.checkpoint.load import pretrained_source
-from videoswin.models.layers.init import init_linear_and_norm
+from videoswin.models.layers.weight_init import init_linear_and_norm
 from videoswin.models.layers.vit_layers import (Mlp, SelfAttention, drop_path_layer,
                                                 drop_path_rates, merge_heads, split_heads)
 from videoswin.registry import MODELS

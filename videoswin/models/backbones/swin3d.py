@@ -30,8 +30,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from videoswin.models.layers import cpu_kernels
-from videoswin.models.layers.init import init_linear_and_norm
-from videoswin.models.layers.linear import Linear, linear_gelu
+from videoswin.models.layers.weight_init import init_linear_and_norm
+from videoswin.models.layers.onednn_linear import Linear, linear_gelu
 from videoswin.models.layers.window_attention import ShiftWindowAttention3D
 from videoswin.registry import MODELS
 
