@@ -9,7 +9,8 @@ from mmengine.runner import Runner
 from torch import nn
 
 from videoswin.checkpoint import (CheckpointKindError, CheckpointMismatchError,
-                                  install_safe_loader, load_model_checkpoint, read_checkpoint)
+                                  install_safe_loader, load_model_checkpoint)
+from videoswin.models.backbones.swin3d_weights import read_checkpoint
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
 

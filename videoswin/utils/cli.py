@@ -82,3 +82,11 @@ def exit_on_bad_checkpoint(work: Callable[[], T]) -> T:
         return work()
     except BAD_CHECKPOINT_ERRORS as error:
         raise SystemExit(f'error: {error}') from None
+
+
+def add_converter_args(parser: argparse.ArgumentParser, src_help: str) -> None:
+    """``SRC DST [--trusted]``, the same for every ``tools/convert/`` script."""
+    parser.add_argument('src', help=f'{src_help}; a local path or an http(s) URL of a file')
+    parser.add_argument('dst', help='output checkpoint (.pth)')
+    parser.add_argument('--trusted', action='store_true',
+                        help='unrestricted unpickling of SRC (only for files you trust)')
