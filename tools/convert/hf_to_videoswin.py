@@ -16,12 +16,11 @@ import os.path as osp
 from typing import List, Optional
 
 import torch
-from mmengine.logging import print_log
 
 from videoswin.checkpoint import CheckpointKindError
 from videoswin.models.backbones.swin3d_layouts import is_rebuilt_buffer
 from videoswin.models.backbones.swin3d_weights import read_checkpoint
-from videoswin.utils.cli import add_converter_args, exit_on_bad_checkpoint
+from videoswin.utils.cli import add_converter_args, run_converter
 from videoswin.utils.errors import run_cli
 
 _ARCH_FIELDS = ('embed_dim', 'depths', 'num_heads', 'window_size', 'patch_size', 'image_size')
@@ -63,8 +62,7 @@ def convert(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst, trusted=args.trusted)),
-              logger='current')
+    run_converter(convert, args)
 
 
 if __name__ == '__main__':

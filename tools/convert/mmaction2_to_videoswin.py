@@ -12,11 +12,10 @@ import os.path as osp
 from typing import List, Optional
 
 import torch
-from mmengine.logging import print_log
 
 from videoswin.checkpoint import CheckpointKindError, read_state_dict
 from videoswin.models.backbones.swin3d_weights import detect_swin
-from videoswin.utils.cli import add_converter_args, exit_on_bad_checkpoint
+from videoswin.utils.cli import add_converter_args, run_converter
 from videoswin.utils.errors import run_cli
 
 
@@ -44,8 +43,7 @@ def convert(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst, trusted=args.trusted)),
-              logger='current')
+    run_converter(convert, args)
 
 
 if __name__ == '__main__':

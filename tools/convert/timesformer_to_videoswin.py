@@ -13,14 +13,12 @@ released model, unless ``--num-heads`` says otherwise).
 import argparse
 from typing import List, Optional
 
-from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError, read_state_dict
 from videoswin.models.backbones.timesformer import (infer_timesformer_args,
                                                      timesformer_state_dict)
-from videoswin.models.backbones.vit_image_weights import (read_hf_config,
+from videoswin.models.backbones.vit_image_weights import (read_hf_config, read_video_checkpoint,
                                                          save_converted_recognizer)
-from videoswin.utils.cli import add_converter_args, exit_on_bad_checkpoint
+from videoswin.utils.cli import add_converter_args, run_converter
 from videoswin.utils.errors import run_cli
 
 
@@ -34,9 +32,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def convert(src: str, dst: str, num_heads: Optional[int] = None, trusted: bool = False) -> str:
     """Write ``dst``; return a one-line description including the fitting backbone config."""
-    backbone, head = timesformer_state_dict(read_state_dict(src, trusted=trusted)[0])
-    if 'patch_embed.proj.weight' not in backbone:
-        raise CheckpointKindError(f'{src} holds no TimeSformer weights (no patch embedding found)')
+    backbone, head = read_video_checkpoint(src, timesformer_state_dict, 'TimeSformer',
+                                           trusted=trusted)
     args = infer_timesformer_args(backbone)
     hf_config = read_hf_config(src)
     if hf_config:
@@ -49,9 +46,7 @@ def convert(src: str, dst: str, num_heads: Optional[int] = None, trusted: bool =
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(exit_on_bad_checkpoint(
-        lambda: convert(args.src, args.dst, args.num_heads, trusted=args.trusted)),
-        logger='current')
+    run_converter(convert, args, num_heads=args.num_heads)
 
 
 if __name__ == '__main__':

@@ -11,13 +11,11 @@ Model 1 (spatio-temporal); the printed backbone settings say so.
 import argparse
 from typing import List, Optional
 
-from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError, read_state_dict
-from videoswin.models.backbones.vit_image_weights import (read_hf_config,
+from videoswin.models.backbones.vit_image_weights import (read_hf_config, read_video_checkpoint,
                                                          save_converted_recognizer)
 from videoswin.models.backbones.vivit import infer_vivit_args, vivit_state_dict
-from videoswin.utils.cli import add_converter_args, exit_on_bad_checkpoint
+from videoswin.utils.cli import add_converter_args, run_converter
 from videoswin.utils.errors import run_cli
 
 
@@ -30,9 +28,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def convert(src: str, dst: str, trusted: bool = False) -> str:
     """Write ``dst``; return a one-line description including the fitting backbone config."""
-    backbone, head = vivit_state_dict(read_state_dict(src, trusted=trusted)[0])
-    if 'patch_embed.proj.weight' not in backbone:
-        raise CheckpointKindError(f'{src} holds no ViViT weights (no tubelet embedding found)')
+    backbone, head = read_video_checkpoint(src, vivit_state_dict, 'ViViT', 'tubelet', trusted)
     args = infer_vivit_args(backbone)
     hf_config = read_hf_config(src)
     if hf_config:
@@ -45,8 +41,7 @@ def convert(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst, trusted=args.trusted)),
-              logger='current')
+    run_converter(convert, args)
 
 
 if __name__ == '__main__':

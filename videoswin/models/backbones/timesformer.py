@@ -28,7 +28,7 @@ from videoswin.models.layers.vit_layers import (Mlp, PatchEmbed, SelfAttention,
                                                 TransformerBlock, drop_path_layer,
                                                 drop_path_rates)
 from videoswin.registry import MODELS
-from .vit_image_weights import (StateDict, conv_patch_filter, hf_encoder_to_timm,
+from .vit_image_weights import (StateDict, conv_patch_filter, head_weights, hf_to_timm,
                                 resize_1d_table, resize_grid_table, strip_first_prefix)
 
 ATTENTION_TYPES = ('divided_space_time', 'joint_space_time', 'space_only')
@@ -195,25 +195,10 @@ def timesformer_state_dict(state_dict: StateDict) -> Tuple[StateDict, StateDict]
     when the checkpoint has none.
     """
     state_dict = strip_first_prefix(state_dict, ('module.',))
-    head = {}
-    for prefix in ('model.head.', 'head.', 'classifier.', 'cls_head.fc_cls.'):
-        for kind in ('weight', 'bias'):
-            if prefix + kind in state_dict:
-                head[kind] = state_dict[prefix + kind]
+    head = head_weights(state_dict, ('model.head.', 'head.', 'classifier.', 'cls_head.fc_cls.'))
     state_dict = strip_first_prefix(state_dict, ('model.', 'backbone.', 'timesformer.', 'vit.'))
     if any(k.startswith('embeddings.') for k in state_dict):
-        blocks, other = hf_encoder_to_timm(state_dict)
-        renames = {
-            'embeddings.cls_token': 'cls_token',
-            'embeddings.position_embeddings': 'pos_embed',
-            'embeddings.time_embeddings': 'time_embed',
-            'embeddings.patch_embeddings.projection.weight': 'patch_embed.proj.weight',
-            'embeddings.patch_embeddings.projection.bias': 'patch_embed.proj.bias',
-            'layernorm.weight': 'norm.weight',
-            'layernorm.bias': 'norm.bias',
-        }
-        backbone = {renames[k]: v for k, v in other.items() if k in renames}
-        backbone.update(blocks)
+        backbone = hf_to_timm(state_dict)
     else:
         kept = ('patch_embed.', 'cls_token', 'pos_embed', 'time_embed', 'blocks.', 'norm.')
         backbone = {k: v for k, v in state_dict.items() if k.startswith(kept)}

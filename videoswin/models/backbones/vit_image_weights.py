@@ -14,12 +14,12 @@ import math
 import os
 import os.path as osp
 import re
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
-from videoswin.checkpoint import CheckpointKindError
+from videoswin.checkpoint import CheckpointKindError, read_state_dict
 from videoswin.checkpoint.detect import StateDict
 
 
@@ -112,6 +112,33 @@ def hf_encoder_to_timm(state_dict: StateDict) -> Tuple[StateDict, StateDict]:
     return mapped, other
 
 
+# HF embeddings and final LayerNorm -> timm names (``time_embeddings``: TimeSformer only).
+_HF_TOP_LEVEL = {
+    'embeddings.cls_token': 'cls_token',
+    'embeddings.position_embeddings': 'pos_embed',
+    'embeddings.time_embeddings': 'time_embed',
+    'embeddings.patch_embeddings.projection.weight': 'patch_embed.proj.weight',
+    'embeddings.patch_embeddings.projection.bias': 'patch_embed.proj.bias',
+    'layernorm.weight': 'norm.weight',
+    'layernorm.bias': 'norm.bias',
+}
+
+
+def hf_to_timm(state_dict: StateDict) -> StateDict:
+    """A HF ViT-family model (ViT, TimeSformer, ViViT) in timm names: embeddings, encoder
+    layers and final norm; pooler, classifier and other extras are dropped."""
+    blocks, other = hf_encoder_to_timm(state_dict)
+    out = {_HF_TOP_LEVEL[k]: v for k, v in other.items() if k in _HF_TOP_LEVEL}
+    out.update(blocks)
+    return out
+
+
+def head_weights(state_dict: StateDict, prefixes: Iterable[str]) -> StateDict:
+    """The classifier's ``{'weight', 'bias'}`` found under any of ``prefixes`` ({} if none)."""
+    return {kind: state_dict[prefix + kind] for prefix in prefixes for kind in ('weight', 'bias')
+            if prefix + kind in state_dict}
+
+
 def vit_state_dict(state_dict: StateDict) -> StateDict:
     """A ViT image checkpoint (timm or HF ``ViTModel`` / ``ViTForImageClassification``)
     in timm layout: ``patch_embed.proj``, ``cls_token``, ``pos_embed``, ``blocks.i.*``,
@@ -120,18 +147,7 @@ def vit_state_dict(state_dict: StateDict) -> StateDict:
     if not any('patch_embeddings' in key for key in state_dict):
         kept = ('patch_embed.', 'cls_token', 'pos_embed', 'blocks.', 'norm.')
         return conv_patch_filter({k: v for k, v in state_dict.items() if k.startswith(kept)})
-    blocks, other = hf_encoder_to_timm(state_dict)
-    renames = {
-        'embeddings.cls_token': 'cls_token',
-        'embeddings.position_embeddings': 'pos_embed',
-        'embeddings.patch_embeddings.projection.weight': 'patch_embed.proj.weight',
-        'embeddings.patch_embeddings.projection.bias': 'patch_embed.proj.bias',
-        'layernorm.weight': 'norm.weight',
-        'layernorm.bias': 'norm.bias',
-    }
-    out = {renames[k]: v for k, v in other.items() if k in renames}
-    out.update(blocks)
-    return out
+    return hf_to_timm(state_dict)
 
 
 def conv_patch_filter(state_dict: StateDict, in_channels: int = 3) -> StateDict:
@@ -168,6 +184,21 @@ def resize_1d_table(table: torch.Tensor, length: int, mode: str = 'nearest') -> 
     kwargs = {} if mode == 'nearest' else {'align_corners': False}
     out = F.interpolate(table.transpose(1, 2).float(), size=length, mode=mode, **kwargs)
     return out.transpose(1, 2).to(table.dtype)
+
+
+def read_video_checkpoint(src: str, to_layout: Callable[[StateDict], Tuple[StateDict, StateDict]],
+                          model: str, embedding: str = 'patch',
+                          trusted: bool = False) -> Tuple[StateDict, StateDict]:
+    """``to_layout`` of the state dict at ``src``: (backbone, head), for the converters.
+
+    Raises:
+        CheckpointKindError: ``src`` holds no patch (or tubelet) embedding of ``model``.
+    """
+    backbone, head = to_layout(read_state_dict(src, trusted=trusted)[0])
+    if 'patch_embed.proj.weight' not in backbone:
+        raise CheckpointKindError(f'{src} holds no {model} weights (no {embedding} embedding '
+                                  'found)')
+    return backbone, head
 
 
 def save_converted_recognizer(src: str, dst: str, backbone_type: str, backbone: StateDict,

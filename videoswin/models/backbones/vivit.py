@@ -31,7 +31,7 @@ from videoswin.models.layers.vit_layers import (Mlp, PatchEmbed, SelfAttention,
                                                 TransformerBlock, drop_path_layer,
                                                 drop_path_rates, merge_heads)
 from videoswin.registry import MODELS
-from .vit_image_weights import (StateDict, hf_encoder_to_timm, resize_grid_table,
+from .vit_image_weights import (StateDict, head_weights, hf_to_timm, resize_grid_table,
                                 strip_first_prefix, vit_state_dict)
 
 VARIANTS = ('spatio_temporal', 'factorised_encoder', 'factorised_self_attention',
@@ -271,26 +271,14 @@ class ViViT(BaseModule):
 def vivit_state_dict(state_dict: StateDict) -> Tuple[StateDict, StateDict]:
     """HF ``VivitModel`` / ``VivitForVideoClassification`` (4.x or 5.x names) or our own
     checkpoint -> (Model-1 backbone state dict, head ``{'weight', 'bias'}``)."""
-    head = {}
-    for prefix in ('classifier.', 'cls_head.fc_cls.'):
-        for kind in ('weight', 'bias'):
-            if prefix + kind in state_dict:
-                head[kind] = state_dict[prefix + kind]
+    head = head_weights(state_dict, ('classifier.', 'cls_head.fc_cls.'))
     state_dict = strip_first_prefix(state_dict, ('module.', 'backbone.', 'vivit.'))
     if not any(k.startswith('embeddings.') for k in state_dict):
         kept = ('patch_embed.', 'encoder.', 'spatial_encoder.', 'temporal_encoder.')
         return {k: v for k, v in state_dict.items() if k.startswith(kept)}, head
-    blocks, other = hf_encoder_to_timm(state_dict)
-    renames = {
-        'embeddings.cls_token': 'encoder.cls_token',
-        'embeddings.position_embeddings': 'encoder.pos_embed',
-        'embeddings.patch_embeddings.projection.weight': 'patch_embed.proj.weight',
-        'embeddings.patch_embeddings.projection.bias': 'patch_embed.proj.bias',
-        'layernorm.weight': 'encoder.norm.weight',
-        'layernorm.bias': 'encoder.norm.bias',
-    }
-    backbone = {renames[k]: v for k, v in other.items() if k in renames}
-    backbone.update({f'encoder.{k}': v for k, v in blocks.items()})
+    # the tubelet embedding is ours at the top level; the rest lives in the encoder
+    backbone = {(key if key.startswith('patch_embed.') else f'encoder.{key}'): value
+                for key, value in hf_to_timm(state_dict).items()}
     return backbone, head
 
 
