@@ -158,7 +158,7 @@ class DualFormerBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-class PatchEmbed3D(nn.Module):
+class DualFormerPatchEmbed(nn.Module):
     """Strided Conv3d (kernel = stride) then LayerNorm; also the stage-to-stage downsampler."""
 
     def __init__(self, in_channels: int, dim: int, patch_size: Size3) -> None:
@@ -230,9 +230,9 @@ class DualFormer(BaseModule):
         self.pos_block = nn.ModuleList()
         for stage, (dim, head, depth) in enumerate(zip(dims, heads, depths)):
             if stage == 0:
-                self.patch_embeds.append(PatchEmbed3D(in_channels, dim, tuple(patch_size)))
+                self.patch_embeds.append(DualFormerPatchEmbed(in_channels, dim, tuple(patch_size)))
             else:
-                self.patch_embeds.append(PatchEmbed3D(dims[stage - 1], dim, (1, 2, 2)))
+                self.patch_embeds.append(DualFormerPatchEmbed(dims[stage - 1], dim, (1, 2, 2)))
                 grid = (grid[0], grid[1] // 2, grid[2] // 2)
             stage_blocks = []
             for index in range(depth):

@@ -112,7 +112,7 @@ class PatchEmbed3D(nn.Module):
         return x.contiguous()
 
 
-class Mlp(nn.Module):
+class SwinMlp(nn.Module):
     """fc1 -> GELU -> dropout -> fc2 -> dropout (fc1 and GELU fused when no grad is needed)."""
 
     def __init__(self, dim: int, hidden: int, drop: float = 0.) -> None:
@@ -166,7 +166,7 @@ class SwinTransformerBlock3D(nn.Module):
                                            attn_drop=attn_drop, proj_drop=drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
+        self.mlp = SwinMlp(dim, int(dim * mlp_ratio), drop=drop)
 
     def forward_part1(self, x: torch.Tensor) -> torch.Tensor:
         """Shifted-window attention branch (without the residual)."""
