@@ -171,10 +171,13 @@ def check_fit(module: nn.Module, state: StateDict, target: StateDict, info: Chec
     if unknown:
         problems.append(f'{len(unknown)} keys the model does not have '
                         f'{summarise_keys(unknown)}')
+    # only a backbone with the switch (Swin) can load what fits
+    remedy = (f', or load what fits ({LOAD_WHAT_FITS}=True in a config, strict=False in '
+              'Python)' if hasattr(getattr(module, 'backbone', module), 'load_what_fits')
+              else '')
     raise CheckpointMismatchError(
         f'{info.path} ({info.describe()}) does not fit {type(module).__name__}: '
-        + '; '.join(problems) + '. Check the model config matches the checkpoint, or load '
-        f'what fits ({LOAD_WHAT_FITS}=True in a config, strict=False in Python).')
+        + '; '.join(problems) + f'. Check the model config matches the checkpoint{remedy}.')
 
 
 def pretrained_source(pretrained: Optional[str], init_cfg: Any, owner: str) -> Optional[str]:
