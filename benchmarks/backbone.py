@@ -188,7 +188,7 @@ def matmul_steps(size: int, device: str = 'cpu',
     On AMD CPUs MKL runs AVX2 kernels even where the CPU has AVX-512 and oneDNN is
     about 2x faster; the faster of the two is the machine's practical limit.
     """
-    from videoswin.models.layers.linear import onednn_matmul
+    from videoswin.models.layers.onednn_linear import onednn_matmul
     a, b = (torch.randn(size, size, device=device, dtype=DTYPES[dtype]) for _ in range(2))
     cpu_fp32 = device == 'cpu' and dtype == 'fp32'
     steps = {('mkl' if cpu_fp32 else 'torch.mm'): lambda: torch.mm(a, b)}
@@ -212,7 +212,7 @@ def isa_summary() -> str:
     ``ONEDNN_VERBOSE=1`` runs one primitive); MKL reports no ISA, only the cap it was
     given (on AMD CPUs it does not pick AVX-512 kernels even uncapped).
     """
-    probe = ('import torch; from videoswin.models.layers.linear import onednn_matmul; '
+    probe = ('import torch; from videoswin.models.layers.onednn_linear import onednn_matmul; '
              'a = torch.randn(8, 8); onednn_matmul(a, a, None)')
     done = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
                           env={**os.environ, 'ONEDNN_VERBOSE': '1'}, cwd=ROOT)

@@ -3,13 +3,17 @@ through ``load_model_checkpoint`` and the Runner's ``load_from``: their keys are
 saved, with the strict checks and the summary line of the Swin route, and none of the Swin
 conversions (norm3 rename, 2D-vs-3D by patch kernel rank, inflation) touches them.
 """
+from unittest import mock
+
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 from torch import nn
 
 from videoswin.checkpoint import (CheckpointKindError, CheckpointMismatchError,
-                                  install_safe_loader, load_model_checkpoint, read_checkpoint)
+                                  install_safe_loader, load_model_checkpoint)
+from videoswin.models.backbones.swin3d_weights import read_checkpoint
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules
 
@@ -167,3 +171,34 @@ def test_runner_load_from_loads_a_peer_recognizer_with_the_layout_hook(tmp_path)
 
     for key, value in saved.state_dict().items():
         assert torch.equal(runner.model.state_dict()[key], value), key
+
+
+
+# a wider first stage, so that the saved tensors cannot fit
+WIDER = {'timesformer': dict(embed_dims=64),
+         'vivit-factorised_encoder': dict(arch=dict(VIT, embed_dims=64)),
+         'vivit-factorised_self_attention': dict(arch=dict(VIT, embed_dims=64)),
+         'dualformer': dict(arch=dict(BACKBONES['dualformer'][0]['arch'],
+                                      embed_dims=(16, 16, 32, 32)))}
+
+
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+def test_peer_pretrained_goes_through_the_shared_summary_and_shape_check(name, tmp_path):
+    saved = recognizer(name, seed=0)
+    path = save(saved, tmp_path / f'{name}.pth')
+    backbone = MODELS.build(dict(BACKBONES[name][0], pretrained=path))
+    logger = MMLogger.get_current_instance()
+    with mock.patch.object(logger, 'log', wraps=logger.log) as log:
+        backbone.init_weights()
+
+    summaries = [call.args[1] for call in log.call_args_list if call.args[1].startswith(path)]
+    assert len(summaries) == 1 and f'loaded {len(backbone.state_dict())},' in summaries[0]
+    assert 'missing 0' in summaries[0] and 'shape-mismatched' not in summaries[0]
+    for key, value in backbone.state_dict().items():
+        assert torch.equal(value, saved.state_dict()[f'backbone.{key}']), key
+
+    wider = MODELS.build(dict(BACKBONES[name][0], pretrained=path, **WIDER[name]))
+    with pytest.raises(CheckpointMismatchError,
+                       match=rf'{name}\.pth \(video .*\) does not fit .*: shapes differ') as error:
+        wider.init_weights()
+    assert 'load_what_fits' not in str(error.value)  # the peers have no such switch

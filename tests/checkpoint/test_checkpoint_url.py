@@ -15,9 +15,9 @@ from mmengine.config import Config
 
 from helpers import REPO_ROOT, load_tool
 from helpers.swin_files import MICRO, TINY, write_microsoft_swin_2d
-from videoswin.checkpoint import (CheckpointDownloadError, load_model_checkpoint,
-                                  load_pretrained, safe_load)
+from videoswin.checkpoint import CheckpointDownloadError, load_model_checkpoint, safe_load
 from videoswin.checkpoint.remote import cache_path
+from videoswin.models.backbones.swin3d_weights import load_pretrained
 from videoswin.models.backbones.swin3d import SwinTransformer3D
 from videoswin.registry import MODELS
 from videoswin.testing import randomise_

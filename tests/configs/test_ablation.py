@@ -13,7 +13,7 @@ from mmengine.config import Config
 
 from helpers.swin_files import TINY, write_microsoft_swin_2d
 from videoswin.checkpoint import CheckpointMismatchError, safe_load
-from videoswin.checkpoint.inflate import inflate_state_dict
+from videoswin.models.backbones.swin3d_weights import inflate_state_dict
 from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.registry import MODELS
 from videoswin.utils import register_all_modules

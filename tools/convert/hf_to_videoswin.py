@@ -16,22 +16,20 @@ import os.path as osp
 from typing import List, Optional
 
 import torch
-from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError, read_checkpoint
-from videoswin.checkpoint.layouts import is_rebuilt_buffer
-from videoswin.utils.cli import exit_on_bad_checkpoint
+from videoswin.checkpoint import CheckpointKindError
+from videoswin.models.backbones.swin3d_layouts import is_rebuilt_buffer
+from videoswin.models.backbones.swin3d_weights import read_checkpoint
+from videoswin.utils.cli import add_converter_args, run_converter
+from videoswin.utils.errors import run_cli
 
 _ARCH_FIELDS = ('embed_dim', 'depths', 'num_heads', 'window_size', 'patch_size', 'image_size')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('src', help='HF save_pretrained directory, model.safetensors or '
-                        'pytorch_model.bin')
-    parser.add_argument('dst', help='output checkpoint (.pth)')
-    parser.add_argument('--trusted', action='store_true',
-                        help='unrestricted unpickling of a .bin SRC (only for files you trust)')
+    add_converter_args(parser, 'HF save_pretrained directory, model.safetensors or '
+                       'pytorch_model.bin')
     return parser.parse_args(argv)
 
 
@@ -64,9 +62,8 @@ def convert(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst, args.trusted)),
-              logger='current')
+    run_converter(convert, args)
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

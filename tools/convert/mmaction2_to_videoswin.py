@@ -12,26 +12,23 @@ import os.path as osp
 from typing import List, Optional
 
 import torch
-from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError, safe_load
-from videoswin.checkpoint.detect import detect, unwrap_state_dict
-from videoswin.utils.cli import exit_on_bad_checkpoint
+from videoswin.checkpoint import CheckpointKindError, read_state_dict
+from videoswin.models.backbones.swin3d_weights import detect_swin
+from videoswin.utils.cli import add_converter_args, run_converter
+from videoswin.utils.errors import run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('src', help='mmaction2 checkpoint (.pth), a file or an http(s) URL')
-    parser.add_argument('dst', help='output checkpoint (.pth)')
-    parser.add_argument('--trusted', action='store_true',
-                        help='unrestricted unpickling of SRC (only for files you trust)')
+    add_converter_args(parser, 'mmaction2 checkpoint (.pth)')
     return parser.parse_args(argv)
 
 
 def convert(src: str, dst: str, trusted: bool = False) -> str:
     """Write ``dst`` with norm3 renamed; return a one-line description of what was done."""
-    state_dict, meta = unwrap_state_dict(safe_load(src, trusted=trusted), src)
-    converted, info = detect(state_dict, src, meta)
+    state_dict, meta = read_state_dict(src, trusted=trusted)
+    converted, info = detect_swin(state_dict, src, meta)
     if info.dims != 3:
         raise CheckpointKindError(
             f'{src} is a {info.describe()} checkpoint, not an mmaction2 Video Swin one; 2D '
@@ -46,9 +43,8 @@ def convert(src: str, dst: str, trusted: bool = False) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst, args.trusted)),
-              logger='current')
+    run_converter(convert, args)
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -8,35 +8,32 @@ Reads an official facebookresearch/TimeSformer ``.pyth`` (PySlowFast ``model_sta
 (official files do not record the head count: 64-channel heads are assumed, as in every
 released model, unless ``--num-heads`` says otherwise).
 
-    python tools/convert/timesformer_to_videoswin.py SRC OUT.pth [--num-heads N]
+    python tools/convert/timesformer_to_videoswin.py SRC OUT.pth [--trusted] [--num-heads N]
 """
 import argparse
 from typing import List, Optional
 
-from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError
 from videoswin.models.backbones.timesformer import (infer_timesformer_args,
                                                      timesformer_state_dict)
-from videoswin.models.backbones.vit_weights import (read_hf_config, read_state_dict,
-                                                   save_converted_recognizer)
-from videoswin.utils.cli import exit_on_bad_checkpoint
+from videoswin.models.backbones.vit_image_weights import (read_hf_config, read_video_checkpoint,
+                                                         save_converted_recognizer)
+from videoswin.utils.cli import add_converter_args, run_converter
+from videoswin.utils.errors import run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('src', help='official .pyth/.pth, or HF directory / weights file')
-    parser.add_argument('dst', help='output checkpoint (.pth)')
+    add_converter_args(parser, 'official .pyth/.pth, or HF directory / weights file')
     parser.add_argument('--num-heads', type=int, default=None,
                         help='attention heads (default: from the HF config, else channels / 64)')
     return parser.parse_args(argv)
 
 
-def convert(src: str, dst: str, num_heads: Optional[int] = None) -> str:
+def convert(src: str, dst: str, num_heads: Optional[int] = None, trusted: bool = False) -> str:
     """Write ``dst``; return a one-line description including the fitting backbone config."""
-    backbone, head = timesformer_state_dict(read_state_dict(src))
-    if 'patch_embed.proj.weight' not in backbone:
-        raise CheckpointKindError(f'{src} holds no TimeSformer weights (no patch embedding found)')
+    backbone, head = read_video_checkpoint(src, timesformer_state_dict, 'TimeSformer',
+                                           trusted=trusted)
     args = infer_timesformer_args(backbone)
     hf_config = read_hf_config(src)
     if hf_config:
@@ -49,9 +46,8 @@ def convert(src: str, dst: str, num_heads: Optional[int] = None) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst, args.num_heads)),
-              logger='current')
+    run_converter(convert, args, num_heads=args.num_heads)
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -6,33 +6,29 @@ dropped) and writes ``{'meta', 'state_dict'}`` with ``backbone.*`` and
 ``cls_head.fc_cls.*`` keys for ``load_from`` or ``tools/test.py``. HF implements only
 Model 1 (spatio-temporal); the printed backbone settings say so.
 
-    python tools/convert/vivit_to_videoswin.py SRC OUT.pth
+    python tools/convert/vivit_to_videoswin.py SRC OUT.pth [--trusted]
 """
 import argparse
 from typing import List, Optional
 
-from mmengine.logging import print_log
 
-from videoswin.checkpoint import CheckpointKindError
-from videoswin.models.backbones.vit_weights import (read_hf_config, read_state_dict,
-                                                   save_converted_recognizer)
+from videoswin.models.backbones.vit_image_weights import (read_hf_config, read_video_checkpoint,
+                                                         save_converted_recognizer)
 from videoswin.models.backbones.vivit import infer_vivit_args, vivit_state_dict
-from videoswin.utils.cli import exit_on_bad_checkpoint
+from videoswin.utils.cli import add_converter_args, run_converter
+from videoswin.utils.errors import run_cli
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('src', help='HF directory or weights file (model.safetensors, '
-                        'pytorch_model.bin)')
-    parser.add_argument('dst', help='output checkpoint (.pth)')
+    add_converter_args(parser, 'HF directory or weights file (model.safetensors, '
+                       'pytorch_model.bin)')
     return parser.parse_args(argv)
 
 
-def convert(src: str, dst: str) -> str:
+def convert(src: str, dst: str, trusted: bool = False) -> str:
     """Write ``dst``; return a one-line description including the fitting backbone config."""
-    backbone, head = vivit_state_dict(read_state_dict(src))
-    if 'patch_embed.proj.weight' not in backbone:
-        raise CheckpointKindError(f'{src} holds no ViViT weights (no tubelet embedding found)')
+    backbone, head = read_video_checkpoint(src, vivit_state_dict, 'ViViT', 'tubelet', trusted)
     args = infer_vivit_args(backbone)
     hf_config = read_hf_config(src)
     if hf_config:
@@ -45,8 +41,8 @@ def convert(src: str, dst: str) -> str:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    print_log(exit_on_bad_checkpoint(lambda: convert(args.src, args.dst)), logger='current')
+    run_converter(convert, args)
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -1,50 +1,37 @@
-"""Recognising what a checkpoint is, and bringing it to our key layout.
+"""What a checkpoint file holds: reading its state dict safely, and the framework by
+which each backbone family recognises its own layouts.
 
-Users hold Swin weights in five shapes, and passing one where another belongs is the
-most common loading mistake (official Video Swin issues #21, #22, #60):
-
-================================  ==========================================  ==========
-file                              tell-tale                                   kind
-================================  ==========================================  ==========
-microsoft/Swin-Transformer        ``{'model': ...}``, 4-D patch_embed kernel  2D image
-HF transformers ``SwinModel``     directory / ``model.safetensors`` /         2D image
-                                  ``pytorch_model.bin``, ``embeddings.*``
-official Video Swin / ours        ``{'meta', 'state_dict'}``, ``backbone.``    3D video
-                                  and ``cls_head.`` keys, 5-D kernel
-mmaction2 1.x                     as official, last norm named ``norm3``      3D video
-bare 3D backbone state dict       5-D kernel, no ``backbone.`` prefix         3D video
-recognizer, another backbone      ``backbone.`` keys, no ``backbone.layers.``  video
-(TimeSformer, ViViT, DualFormer)  Swin stages: read as saved (layout 'plain')
-================================  ==========================================  ==========
-
-:func:`read_checkpoint` returns the weights in our layout (2D ones in the Microsoft
-layout, ready to inflate) together with a :class:`CheckpointInfo` saying which it was.
+Reading (:func:`read_state_dict`) is the same for every family: a file, a HF
+``save_pretrained`` directory (sharded or not) or an http(s) URL, read through
+:func:`~videoswin.checkpoint.io.safe_load`, the weights found inside whatever container
+the trainer wrote. Recognising layouts is the family's own business: a backbone module
+registers a :class:`LayoutReader` beside its class (Swin's lives in
+``models/backbones/swin3d_weights.py``), and :func:`layout_reader_for` finds the one for
+a model. A recognizer whose backbone registered none is read as saved (layout 'plain').
 """
 import json
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
+from torch import nn
 
 from .io import safe_load
 from .remote import expand_path, is_url
-from .layouts import (StateDict, has_mmaction2_norm3, hf_to_microsoft, is_hf_swin,
-                      mmaction2_to_official)
 
-PATCH_KEY = 'patch_embed.proj.weight'
-# A Swin recognizer has its stages under ``backbone.layers.``; other backbones do not.
-SWIN_STAGES_PREFIX = 'backbone.layers.'
+StateDict = Dict[str, torch.Tensor]
 # Weight files of a HF ``save_pretrained`` directory, in the order HF itself prefers.
 HF_WEIGHT_FILES = ('model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin',
                    'pytorch_model.bin.index.json')
-# Top-level entries that hold the weights: mmengine / mmcv / official, Microsoft, DeepSpeed.
-_CONTAINERS = ('state_dict', 'model', 'module')
+# Top-level entries that hold the weights: mmengine / mmcv / official Video Swin,
+# PySlowFast (official TimeSformer), Microsoft Swin / DeiT, DeepSpeed.
+_CONTAINERS = ('state_dict', 'model_state', 'model', 'module')
 PLAIN_LAYOUT = 'plain'
 
 
 class CheckpointKindError(ValueError):
-    """The checkpoint is not what this loading route expects (or not a Swin checkpoint)."""
+    """The checkpoint is not what this loading route expects (or of no layout we know)."""
 
 
 @dataclass(frozen=True)
@@ -53,19 +40,24 @@ class CheckpointInfo:
 
     Attributes:
         path: the file or directory read.
-        dims: 2 for an image (ImageNet) Swin, 3 for a video Swin.
+        dims: 2 for an image (ImageNet) model, 3 for a video one.
         layout: 'microsoft', 'hf-transformers', 'official' or 'mmaction2' (Swin), or
             'plain': a recognizer of another backbone, whose keys are used as saved.
         scope: 'recognizer' (``backbone.``/``cls_head.`` keys) or 'backbone'.
         meta: the checkpoint's ``meta`` dict, if it has one.
+        label: what to call the file instead of the Swin wording (e.g. 'image ViT').
     """
     path: str
     dims: int
     layout: str
     scope: str
     meta: Dict[str, Any] = field(default_factory=dict, compare=False)
+    label: str = ''
 
     def describe(self) -> str:
+        """The kind, as the summary line and the error messages name it."""
+        if self.label:
+            return self.label
         if self.layout == PLAIN_LAYOUT:
             return 'video recognizer, plain layout (no Swin conversions)'
         what = '2D image Swin' if self.dims == 2 else f'3D video {self.scope}'
@@ -118,52 +110,9 @@ def is_recognizer_state_dict(state_dict: StateDict) -> bool:
     return any(key.startswith('backbone.') for key in state_dict)
 
 
-def is_swin_recognizer_state_dict(state_dict: StateDict) -> bool:
-    """True for a Swin recognizer (2D or 3D): a ``backbone.`` patch embedding and stages."""
-    return (f'backbone.{PATCH_KEY}' in state_dict
-            and any(key.startswith(SWIN_STAGES_PREFIX) for key in state_dict))
-
-
 def plain_recognizer_info(path: str, meta: Optional[Dict[str, Any]] = None) -> CheckpointInfo:
     """What a recognizer checkpoint read without Swin conversions is."""
     return CheckpointInfo(path, 3, PLAIN_LAYOUT, 'recognizer', meta or {})
-
-
-def detect(state_dict: StateDict, path: str = '<state dict>',
-           meta: Optional[Dict[str, Any]] = None) -> Tuple[StateDict, CheckpointInfo]:
-    """Classify a state dict and convert it: 2D -> Microsoft layout, 3D -> official layout.
-
-    A recognizer of a backbone other than Swin (``backbone.`` keys without Swin stages)
-    comes back unchanged, as the 'plain' layout.
-    """
-    meta = meta or {}
-    if is_hf_swin(state_dict):
-        return hf_to_microsoft(state_dict), CheckpointInfo(path, 2, 'hf-transformers',
-                                                           'backbone', meta)
-    if PATCH_KEY in state_dict:
-        scope, kernel = 'backbone', state_dict[PATCH_KEY]
-    elif is_swin_recognizer_state_dict(state_dict):
-        scope, kernel = 'recognizer', state_dict[f'backbone.{PATCH_KEY}']
-    elif is_recognizer_state_dict(state_dict):
-        return state_dict, plain_recognizer_info(path, meta)
-    else:
-        raise CheckpointKindError(
-            f'{path}: not a Swin checkpoint: found neither {PATCH_KEY} nor backbone.{PATCH_KEY} '
-            f'(nor HF transformers embeddings.*), nor any backbone.* key of a whole '
-            f'recognizer; first keys: {sorted(state_dict)[:4]}')
-    if kernel.dim() == 4:
-        if scope == 'recognizer':
-            raise CheckpointKindError(
-                f'{path}: a 2D image model wrapped with backbone./head keys; only the '
-                'microsoft/Swin-Transformer and HF transformers 2D layouts are read')
-        return state_dict, CheckpointInfo(path, 2, 'microsoft', scope, meta)
-    if kernel.dim() != 5:
-        raise CheckpointKindError(f'{path}: {PATCH_KEY} has shape {tuple(kernel.shape)}; '
-                                  'expected 4-D (2D image Swin) or 5-D (Video Swin)')
-    if has_mmaction2_norm3(state_dict):
-        return mmaction2_to_official(state_dict), CheckpointInfo(path, 3, 'mmaction2', scope,
-                                                                 meta)
-    return state_dict, CheckpointInfo(path, 3, 'official', scope, meta)
 
 
 def read_state_dict(path: str, trusted: bool = False) -> Tuple[StateDict, Dict[str, Any]]:
@@ -185,16 +134,42 @@ def read_state_dict(path: str, trusted: bool = False) -> Tuple[StateDict, Dict[s
     return unwrap_state_dict(_read_file(weights, trusted), path)
 
 
-def read_checkpoint(path: str, trusted: bool = False) -> Tuple[StateDict, CheckpointInfo]:
-    """Read a checkpoint file or HF directory safely, then :func:`detect` it.
+#: Recognises a family's files and brings them to its layout: (state dict, path, meta)
+#: -> (converted state dict, info). Raises :class:`CheckpointKindError` for a file it
+#: cannot place.
+Detector = Callable[[StateDict, str, Dict[str, Any]], Tuple[StateDict, CheckpointInfo]]
 
-    Raises:
-        FileNotFoundError: nothing at ``path`` (or a directory without HF weights).
-        CheckpointKindError: neither a Swin checkpoint in any layout we know nor a
-            whole recognizer.
-        UnsafeCheckpointError: the file needs types outside the safe-load allow-list.
+
+@dataclass(frozen=True)
+class LayoutReader:
+    """How one backbone family's whole-model checkpoints are recognised and converted.
+
+    Attributes:
+        backbone: the backbone class whose recognizers this reader serves.
+        detect: the family's :data:`Detector`.
+        rebuilt: buffers the model builds itself: never read from a file, never missing.
     """
-    path = expand_path(path)
-    state_dict, meta = read_state_dict(path, trusted)
-    return detect(state_dict, path, meta)
+    backbone: type
+    detect: Detector
+    rebuilt: Callable[[str], bool]
 
+
+_READERS: List[LayoutReader] = []
+
+
+def register_layout_reader(reader: LayoutReader) -> LayoutReader:
+    """Make ``reader`` serve recognizers whose backbone is a ``reader.backbone``."""
+    _READERS.append(reader)
+    return reader
+
+
+def layout_reader_for(model: nn.Module) -> Optional[LayoutReader]:
+    """The reader of ``model``'s backbone family; None reads the file as saved.
+
+    A model without a ``backbone`` child gets the first registered reader, so that a file
+    of a known kind (e.g. a 2D image Swin) gets that kind's message.
+    """
+    backbone = getattr(model, 'backbone', None)
+    if backbone is None:
+        return _READERS[0] if _READERS else None
+    return next((r for r in _READERS if isinstance(backbone, r.backbone)), None)

@@ -1,14 +1,17 @@
-"""Loading weights into a backbone or a whole recognizer, with one line saying what happened.
+"""Applying a state dict to a module, with one line saying what happened.
 
-Two routes, matching the two config options:
+Every backbone family loads through :func:`apply_state_dict`, on two routes matching the
+two config options:
 
-* ``model.backbone.pretrained=PATH`` -> :func:`load_pretrained` (called by the
-  backbone's ``init_weights``): a 2D ImageNet Swin with ``pretrained2d=True`` (inflated),
-  or a 3D video backbone / recognizer with ``pretrained2d=False`` (backbone part only).
+* ``model.backbone.pretrained=PATH`` -> the backbone's ``init_weights`` converts the file
+  beside its class (Swin: ``models/backbones/swin3d_weights.py``; TimeSformer, ViViT,
+  DualFormer: their modules with ``vit_image_weights.py``), then applies it here
+  (:func:`load_backbone_weights` for the three peers).
 * ``load_from=PATH`` / a tool's ``CHECKPOINT`` -> :func:`load_model_checkpoint`: a
-  whole video recognizer (official, mmaction2 ``norm3`` or ours). Swin conversions apply
-  only to a ``SwinTransformer3D`` backbone; a recognizer with another backbone
-  (TimeSformer, ViViT, DualFormer) is loaded key for key, as saved.
+  whole video recognizer. A backbone family that registered a layout reader (Swin:
+  official, mmaction2 ``norm3``, ours) has its file recognised and converted; a
+  recognizer with another backbone (TimeSformer, ViViT, DualFormer) is loaded key for
+  key, as saved.
 
 A checkpoint of the wrong kind for its route stops with one message naming the right
 option. Every load logs one line: ``loaded N, inflated N, ignored N [...], missing N``.
@@ -25,16 +28,9 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from torch import nn
 
-from .detect import (CheckpointInfo, CheckpointKindError, detect, is_recognizer_state_dict,
-                     plain_recognizer_info, read_checkpoint, read_state_dict)
-from .inflate import inflate_state_dict
-from .layouts import StateDict, is_rebuilt_buffer
+from .detect import (CheckpointInfo, CheckpointKindError, StateDict, is_recognizer_state_dict,
+                     layout_reader_for, plain_recognizer_info, read_state_dict)
 from .remote import expand_path
-
-# 2D-model tensors with no place in a video backbone: classifier, absolute position
-# embedding, masked-image-modelling token.
-_IMAGE_ONLY = re.compile(r'^(head\.|absolute_pos_embed$|mask_token$)')
-
 
 #: The config switch that lets a backbone take a checkpoint that only partly fits.
 LOAD_WHAT_FITS = 'model.backbone.load_what_fits'
@@ -121,15 +117,17 @@ def _shape_report(keys: List[str], state: StateDict, target: StateDict, limit: i
 def apply_state_dict(module: nn.Module, state: StateDict, info: CheckpointInfo, strict: bool,
                      inflated: Sequence[str] = (),
                      ignorable: Callable[[str], bool] = lambda key: False,
-                     rebuilt: Callable[[str], bool] = is_rebuilt_buffer,
-                     tolerated: Callable[[str], bool] = lambda key: False) -> LoadSummary:
+                     rebuilt: Callable[[str], bool] = lambda key: False,
+                     tolerated: Callable[[str], bool] = lambda key: False,
+                     optional: Callable[[str], bool] = lambda key: False) -> LoadSummary:
     """Copy ``state`` into ``module`` after checking names and shapes; log the summary.
 
-    ``inflated`` names the keys converted from 2D; ``ignorable`` marks checkpoint keys
-    that are expected to be unused and ``tolerated`` model or file keys whose absence or
-    shape never fails a strict load (a new classification head). Keys ``rebuilt`` marks
-    (by default Swin's relative_position_index and attn_mask buffers) are neither taken
-    from the file nor counted as missing. A tensor with NaN/inf is warned about.
+    ``inflated`` names the keys converted (from 2D, or otherwise adapted); ``ignorable``
+    marks checkpoint keys that are expected to be unused, ``optional`` model keys the file
+    need not provide (they keep their own init) and ``tolerated`` model or file keys whose
+    absence or shape never fails a strict load (a new classification head). Keys
+    ``rebuilt`` marks (Swin's relative_position_index and attn_mask buffers) are neither
+    taken from the file nor counted as missing. A tensor with NaN/inf is warned about.
     """
     target = module.state_dict()
     state = {k: v for k, v in state.items() if not rebuilt(k)}
@@ -138,7 +136,7 @@ def apply_state_dict(module: nn.Module, state: StateDict, info: CheckpointInfo, 
     missing = [k for k in target if k not in state and not rebuilt(k)]
     if strict:
         check_fit(module, state, target, info, [k for k in mismatched if not tolerated(k)],
-                  [k for k in missing if not tolerated(k)],
+                  [k for k in missing if not (tolerated(k) or optional(k))],
                   [k for k in unexpected if not (ignorable(k) or tolerated(k))])
     skipped = set(mismatched)
     usable = {k: v for k, v in state.items() if k in target and k not in skipped}
@@ -150,7 +148,8 @@ def apply_state_dict(module: nn.Module, state: StateDict, info: CheckpointInfo, 
                           ignored=unexpected + mismatched, missing=missing + mismatched,
                           mismatched=mismatched, nonfinite=first_nonfinite(usable),
                           meta=info.meta)
-    level = logging.WARNING if (missing or mismatched) else logging.INFO
+    needed = [k for k in missing if not optional(k)]
+    level = logging.WARNING if (needed or mismatched) else logging.INFO
     print_log(str(summary), logger='current', level=level)
     if summary.nonfinite:
         print_log(f'{info.path}: the weights are not finite: {summary.nonfinite}; the model '
@@ -172,45 +171,13 @@ def check_fit(module: nn.Module, state: StateDict, target: StateDict, info: Chec
     if unknown:
         problems.append(f'{len(unknown)} keys the model does not have '
                         f'{summarise_keys(unknown)}')
+    # only a backbone with the switch (Swin) can load what fits
+    remedy = (f', or load what fits ({LOAD_WHAT_FITS}=True in a config, strict=False in '
+              'Python)' if hasattr(getattr(module, 'backbone', module), 'load_what_fits')
+              else '')
     raise CheckpointMismatchError(
         f'{info.path} ({info.describe()}) does not fit {type(module).__name__}: '
-        + '; '.join(problems) + '. Check the model config matches the checkpoint, or load '
-        f'what fits ({LOAD_WHAT_FITS}=True in a config, strict=False in Python).')
-
-
-def load_pretrained(backbone: nn.Module, path: str, pretrained2d: bool, strict: bool = True,
-                    *, trusted: bool = False) -> LoadSummary:
-    """Initialise a ``SwinTransformer3D`` from ``path`` (its ``pretrained``).
-
-    Args:
-        backbone: the video backbone; its ``patch_size`` and ``window_size`` drive inflation.
-        path: 2D ImageNet Swin (Microsoft ``.pth``, HF directory / ``model.safetensors`` /
-            ``pytorch_model.bin``) when ``pretrained2d``; otherwise a 3D video backbone or
-            recognizer checkpoint (its ``backbone.`` part is used).
-        pretrained2d: ``path`` is a 2D image checkpoint to inflate.
-        strict: missing keys, mis-shaped keys and unknown keys are errors.
-        trusted: unrestricted unpickling (see :func:`videoswin.checkpoint.safe_load`).
-    """
-    state, info = read_checkpoint(path, trusted=trusted)
-    if pretrained2d and info.dims == 3:
-        raise CheckpointKindError(
-            f'{path} is a {info.describe()} checkpoint, not a 2D image one: load a whole '
-            f'recognizer with load_from={path!r}, or only its backbone with '
-            f'model.backbone.pretrained={path!r} and pretrained2d=False.')
-    if not pretrained2d and info.dims == 2:
-        raise CheckpointKindError(
-            f'{path} is a {info.describe()} checkpoint: set pretrained2d=True to inflate it '
-            '(model.backbone.pretrained=... with model.backbone.pretrained2d=True).')
-    if info.dims == 2:
-        state, inflated = inflate_state_dict(state, backbone.patch_size, backbone.window_size)
-        return apply_state_dict(backbone, state, info, strict, inflated,
-                                ignorable=lambda key: bool(_IMAGE_ONLY.match(key)))
-    if info.scope == 'recognizer':
-        others = {k for k in state if not k.startswith('backbone.')}  # the head, mostly
-        state = {(k[len('backbone.'):] if k.startswith('backbone.') else k): v
-                 for k, v in state.items()}
-        return apply_state_dict(backbone, state, info, strict, ignorable=others.__contains__)
-    return apply_state_dict(backbone, state, info, strict)
+        + '; '.join(problems) + f'. Check the model config matches the checkpoint{remedy}.')
 
 
 def pretrained_source(pretrained: Optional[str], init_cfg: Any, owner: str) -> Optional[str]:
@@ -236,15 +203,6 @@ def pretrained_source(pretrained: Optional[str], init_cfg: Any, owner: str) -> O
         raise ValueError(f'{owner}: pretrained={pretrained!r} and init_cfg Pretrained '
                          f'checkpoint={checkpoint!r} disagree; set only one')
     return checkpoint
-
-
-def backbone_is_swin(model: nn.Module) -> bool:
-    """Whether the Swin layout conversions and kind checks are for ``model``: its backbone
-    is our ``SwinTransformer3D``, or it has no ``backbone`` child at all (then the file's
-    kind, e.g. a 2D image Swin, makes the most useful message)."""
-    from videoswin.models.backbones.swin3d import SwinTransformer3D  # models import us
-    backbone = getattr(model, 'backbone', None)
-    return backbone is None or isinstance(backbone, SwinTransformer3D)
 
 
 def check_plain_recognizer(model: nn.Module, state: StateDict, path: str) -> None:
@@ -273,9 +231,10 @@ def load_model_checkpoint(model: nn.Module, path: str, strict: bool = True, *,
                           trusted: bool = False) -> LoadSummary:
     """Load a whole video recognizer checkpoint (official, mmaction2 ``norm3``, ours).
 
-    With a ``SwinTransformer3D`` backbone the file's kind is detected and converted (see
-    :mod:`videoswin.checkpoint.detect`); with any other backbone (TimeSformer, ViViT,
-    DualFormer, ...) its ``backbone.``/``cls_head.`` keys are loaded as saved.
+    With a backbone whose family registered a layout reader (``SwinTransformer3D``) the
+    file's kind is detected and converted (see :mod:`videoswin.checkpoint.detect`); with
+    any other backbone (TimeSformer, ViViT, DualFormer, ...) its ``backbone.``/``cls_head.``
+    keys are loaded as saved.
 
     Args:
         model: a recognizer with ``backbone`` and ``cls_head`` children (or a DDP
@@ -295,9 +254,10 @@ def load_recognizer_state(model: nn.Module, state: StateDict, path: str, meta: D
                           tolerated: Callable[[str], bool] = lambda key: False) -> LoadSummary:
     """Load a whole recognizer's state dict read from ``path`` (see
     :func:`load_model_checkpoint`); ``tolerated`` as in :func:`apply_state_dict`."""
-    if not backbone_is_swin(model):
+    reader = layout_reader_for(model)
+    if reader is None:
         return load_plain_recognizer(model, state, path, meta, strict, tolerated)
-    state, info = detect(state, path, meta)
+    state, info = reader.detect(state, path, meta)
     if info.dims == 2:
         raise CheckpointKindError(
             f'{path} is a {info.describe()} checkpoint, not a video model: inflate it with '
@@ -306,4 +266,18 @@ def load_recognizer_state(model: nn.Module, state: StateDict, path: str, meta: D
         raise CheckpointKindError(
             f'{path} is a bare 3D backbone (no backbone./cls_head. keys): load it with '
             f'model.backbone.pretrained={path!r} and pretrained2d=False (not load_from).')
-    return apply_state_dict(model, state, info, strict, tolerated=tolerated)
+    return apply_state_dict(model, state, info, strict, tolerated=tolerated,
+                            rebuilt=reader.rebuilt)
+
+
+def load_backbone_weights(backbone: nn.Module, state: StateDict, info: CheckpointInfo,
+                          adapted: Sequence[str] = ()) -> LoadSummary:
+    """Initialise a backbone from weights already converted to its layout.
+
+    The route of ``pretrained`` for backbones that start from a related model (a video
+    transformer from an image ViT): every shape must fit, while keys the file lacks keep
+    the backbone's own init and keys it has beyond the backbone are ignored, both named
+    in the summary. ``adapted`` are the keys converted on the way (counted as inflated).
+    """
+    return apply_state_dict(backbone, state, info, strict=True, inflated=adapted,
+                            ignorable=lambda key: True, optional=lambda key: True)

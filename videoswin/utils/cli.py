@@ -8,9 +8,10 @@ modules, :func:`read_config` (or :func:`load_config` for the runner tools), then
 """
 import argparse
 import os.path as osp
-from typing import Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 
 from videoswin.checkpoint import (CheckpointDownloadError, CheckpointKindError,
                                   UnreadableCheckpointError, UnsafeCheckpointError)
@@ -82,3 +83,18 @@ def exit_on_bad_checkpoint(work: Callable[[], T]) -> T:
         return work()
     except BAD_CHECKPOINT_ERRORS as error:
         raise SystemExit(f'error: {error}') from None
+
+
+def add_converter_args(parser: argparse.ArgumentParser, src_help: str) -> None:
+    """``SRC DST [--trusted]``, the same for every ``tools/convert/`` script."""
+    parser.add_argument('src', help=f'{src_help}; a local path or an http(s) URL of a file')
+    parser.add_argument('dst', help='output checkpoint (.pth)')
+    parser.add_argument('--trusted', action='store_true',
+                        help='unrestricted unpickling of SRC (only for files you trust)')
+
+
+def run_converter(convert: Callable[..., str], args: argparse.Namespace, **options: Any) -> None:
+    """Run a converter's ``convert(src, dst, **options, trusted=...)`` and log its one-line
+    description; a bad SRC ends the tool as :func:`exit_on_bad_checkpoint` says."""
+    print_log(exit_on_bad_checkpoint(
+        lambda: convert(args.src, args.dst, trusted=args.trusted, **options)), logger='current')

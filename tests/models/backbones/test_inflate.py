@@ -6,8 +6,8 @@ every layout users hold: a ``save_pretrained`` directory and its ``model.safeten
 in-memory state dict, a 4.x-named ``pytorch_model.bin`` with the 4.x persistent
 ``relative_position_index`` buffers (the rename table is the ``"swin"`` entry of
 ``transformers/conversion_mapping.py``, applied in reverse; see
-``videoswin.checkpoint.layouts``), a ``SwinForImageClassification`` directory, and the
-microsoft/Swin-Transformer ``{'model': ...}`` release with head and attention-mask buffers.
+``videoswin.models.backbones.swin3d_layouts``), a ``SwinForImageClassification`` directory,
+and the microsoft/Swin-Transformer ``{'model': ...}`` release with head and attention-mask buffers.
 """
 import logging
 
@@ -18,8 +18,9 @@ from mmengine.logging import MMLogger
 from transformers import SwinForImageClassification, SwinModel
 
 from videoswin.checkpoint import (CheckpointKindError, CheckpointMismatchError,
-                                  load_model_checkpoint, load_pretrained)
-from videoswin.checkpoint.layouts import hf_to_microsoft
+                                  load_model_checkpoint)
+from videoswin.models.backbones.swin3d_layouts import hf_to_microsoft
+from videoswin.models.backbones.swin3d_weights import load_pretrained
 
 from helpers.swin_files import rename_hf_5x_to_4x
 from helpers.hf_swin import (DEPTHS, EMBED, FRAMES, HEADS, IMAGE, TOLERANCE, WINDOW,

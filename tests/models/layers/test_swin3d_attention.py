@@ -291,7 +291,7 @@ def test_auto_mode_enables_the_kernels_measured_for_the_isa_in_use():
 
 @pytest.mark.parametrize('bias', [True, False])
 def test_onednn_linear_matches_torch_linear_values_and_gradients(bias):
-    from videoswin.models.layers.linear import Linear, linear_gelu
+    from videoswin.models.layers.onednn_linear import Linear, linear_gelu
     gen = torch.Generator().manual_seed(6)
     layer = Linear(48, 80, bias=bias)
     x = torch.randn(2, 7, 5, 48, generator=gen, requires_grad=True)

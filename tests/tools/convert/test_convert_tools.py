@@ -5,7 +5,8 @@ import re
 
 import torch
 
-from videoswin.checkpoint import load_model_checkpoint, load_pretrained, read_checkpoint
+from videoswin.checkpoint import load_model_checkpoint
+from videoswin.models.backbones.swin3d_weights import load_pretrained, read_checkpoint
 
 from helpers import load_tool
 from helpers.hf_swin import randomised_hf_swin, video_backbone

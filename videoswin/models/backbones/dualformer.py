@@ -19,16 +19,17 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
+from videoswin.checkpoint import (CheckpointInfo, LoadSummary, load_backbone_weights,
+                                  read_state_dict)
 from videoswin.checkpoint.load import pretrained_source
-from videoswin.models.layers.init import init_linear_and_norm
+from videoswin.models.layers.weight_init import init_linear_and_norm
 from videoswin.models.layers.vit_layers import (Mlp, SelfAttention, drop_path_layer,
                                                 drop_path_rates, merge_heads, split_heads)
 from videoswin.registry import MODELS
-from .vit_weights import StateDict, load_report, read_state_dict, strip_prefix
+from .vit_image_weights import StateDict, strip_first_prefix
 
 Size3 = Tuple[int, int, int]
 
@@ -157,7 +158,7 @@ class DualFormerBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
-class PatchEmbed3D(nn.Module):
+class DualFormerPatchEmbed(nn.Module):
     """Strided Conv3d (kernel = stride) then LayerNorm; also the stage-to-stage downsampler."""
 
     def __init__(self, in_channels: int, dim: int, patch_size: Size3) -> None:
@@ -229,9 +230,9 @@ class DualFormer(BaseModule):
         self.pos_block = nn.ModuleList()
         for stage, (dim, head, depth) in enumerate(zip(dims, heads, depths)):
             if stage == 0:
-                self.patch_embeds.append(PatchEmbed3D(in_channels, dim, tuple(patch_size)))
+                self.patch_embeds.append(DualFormerPatchEmbed(in_channels, dim, tuple(patch_size)))
             else:
-                self.patch_embeds.append(PatchEmbed3D(dims[stage - 1], dim, (1, 2, 2)))
+                self.patch_embeds.append(DualFormerPatchEmbed(dims[stage - 1], dim, (1, 2, 2)))
                 grid = (grid[0], grid[1] // 2, grid[2] // 2)
             stage_blocks = []
             for index in range(depth):
@@ -255,7 +256,7 @@ class DualFormer(BaseModule):
         2-D image checkpoint of the same names (2-D DualFormer / Twins-SVT), inflated."""
         source = pretrained_source(self.pretrained, self.init_cfg, type(self).__name__)
         if source:
-            print_log(load_dualformer_pretrained(self, source), logger='current')
+            load_dualformer_pretrained(self, source)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, H, W) -> (N, C', T', H', W') normalised stage-4 map."""
@@ -298,9 +299,10 @@ def inflate_image_weights(image: StateDict, model: DualFormer) -> Tuple[StateDic
     return out, adapted
 
 
-def load_dualformer_pretrained(model: DualFormer, path: str) -> str:
-    """Initialise ``model`` from a video or image checkpoint; returns a one-line summary."""
-    weights = strip_prefix(read_state_dict(path), ('module.', 'backbone.'))
+def load_dualformer_pretrained(model: DualFormer, path: str) -> LoadSummary:
+    """Initialise ``model`` from a video or image checkpoint; the summary line is logged
+    and returned."""
+    weights = strip_first_prefix(read_state_dict(path)[0], ('module.', 'backbone.'))
     weights = {k: v for k, v in weights.items() if not k.startswith(('cls_head.', 'head.'))}
     kernel = weights.get('patch_embeds.0.proj.weight')
     if kernel is None:
@@ -308,13 +310,6 @@ def load_dualformer_pretrained(model: DualFormer, path: str) -> str:
     adapted = []
     if kernel.dim() == 4:
         weights, adapted = inflate_image_weights(weights, model)
-    own = model.state_dict()
-    mismatched = [k for k, v in weights.items() if k in own and v.shape != own[k].shape]
-    if mismatched:
-        raise ValueError(f'{path}: shapes do not fit the DualFormer config for '
-                         f'{mismatched[:4]} (e.g. {tuple(weights[mismatched[0]].shape)} vs '
-                         f'{tuple(own[mismatched[0]].shape)})')
-    result = model.load_state_dict(weights, strict=False)
-    kind = 'image (2-D)' if kernel.dim() == 4 else 'video'
-    return load_report('DualFormer', f'{kind} checkpoint {path}', result.missing_keys,
-                       result.unexpected_keys, adapted)
+    kind = 'image (2-D) DualFormer' if kernel.dim() == 4 else 'video DualFormer'
+    info = CheckpointInfo(path, kernel.dim() - 2, 'official', 'backbone', label=kind)
+    return load_backbone_weights(model, weights, info, adapted)

@@ -29,11 +29,15 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from videoswin.checkpoint import LayoutReader, register_layout_reader
+from videoswin.checkpoint.load import pretrained_source
 from videoswin.models.layers import cpu_kernels
-from videoswin.models.layers.init import init_linear_and_norm
-from videoswin.models.layers.linear import Linear, linear_gelu
+from videoswin.models.layers.weight_init import init_linear_and_norm
+from videoswin.models.layers.onednn_linear import Linear, linear_gelu
 from videoswin.models.layers.window_attention import ShiftWindowAttention3D
 from videoswin.registry import MODELS
+from .swin3d_layouts import is_rebuilt_buffer
+from .swin3d_weights import detect_swin, load_pretrained
 
 Triple = Tuple[int, int, int]
 
@@ -108,7 +112,7 @@ class PatchEmbed3D(nn.Module):
         return x.contiguous()
 
 
-class Mlp(nn.Module):
+class SwinMlp(nn.Module):
     """fc1 -> GELU -> dropout -> fc2 -> dropout (fc1 and GELU fused when no grad is needed)."""
 
     def __init__(self, dim: int, hidden: int, drop: float = 0.) -> None:
@@ -162,7 +166,7 @@ class SwinTransformerBlock3D(nn.Module):
                                            attn_drop=attn_drop, proj_drop=drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0. else nn.Identity()
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
+        self.mlp = SwinMlp(dim, int(dim * mlp_ratio), drop=drop)
 
     def forward_part1(self, x: torch.Tensor) -> torch.Tensor:
         """Shifted-window attention branch (without the residual)."""
@@ -334,7 +338,6 @@ class SwinTransformer3D(BaseModule):
     def init_weights(self) -> None:
         """Official init, then load ``pretrained`` or an ``init_cfg`` of type Pretrained
         (inflating a 2D model) when one is set."""
-        from videoswin.checkpoint.load import load_pretrained, pretrained_source
         self._official_init()
         source = pretrained_source(self.pretrained, self.init_cfg, type(self).__name__)
         if isinstance(source, str):
@@ -374,3 +377,7 @@ class SwinTransformer3D(BaseModule):
                 out = self.norm(out) if i == self.num_layers - 1 else out
                 outs.append(out.permute(0, 4, 1, 2, 3).contiguous())
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+# load_from / tools/test.py: recognizers with this backbone read every Swin layout.
+register_layout_reader(LayoutReader(SwinTransformer3D, detect_swin, is_rebuilt_buffer))

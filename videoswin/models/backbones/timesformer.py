@@ -17,18 +17,19 @@ import math
 from typing import Dict, Optional, Tuple
 
 import torch
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
+from videoswin.checkpoint import (CheckpointInfo, LoadSummary, load_backbone_weights,
+                                  read_state_dict)
 from videoswin.checkpoint.load import pretrained_source
-from videoswin.models.layers.init import init_linear_and_norm
+from videoswin.models.layers.weight_init import init_linear_and_norm
 from videoswin.models.layers.vit_layers import (Mlp, PatchEmbed, SelfAttention,
                                                 TransformerBlock, drop_path_layer,
                                                 drop_path_rates)
 from videoswin.registry import MODELS
-from .vit_weights import (StateDict, conv_patch_filter, hf_encoder_to_timm, load_report,
-                          read_state_dict, resize_1d_table, resize_grid_table, strip_prefix)
+from .vit_image_weights import (StateDict, conv_patch_filter, head_weights, hf_to_timm,
+                                resize_1d_table, resize_grid_table, strip_first_prefix)
 
 ATTENTION_TYPES = ('divided_space_time', 'joint_space_time', 'space_only')
 
@@ -148,7 +149,7 @@ class TimeSformer(BaseModule):
         """Load ``pretrained`` if set (random init already happened in the constructor)."""
         source = pretrained_source(self.pretrained, self.init_cfg, type(self).__name__)
         if source:
-            print_log(load_timesformer_pretrained(self, source), logger='current')
+            load_timesformer_pretrained(self, source)
 
     def position_table(self, grid_hw: Tuple[int, int]) -> torch.Tensor:
         """(1, 1 + h*w, C) table; other grids are resampled (2-D nearest, as the official code)."""
@@ -193,26 +194,11 @@ def timesformer_state_dict(state_dict: StateDict) -> Tuple[StateDict, StateDict]
     ``classifier``) and ours (``backbone.``, ``cls_head.fc_cls``). The head dict is empty
     when the checkpoint has none.
     """
-    state_dict = strip_prefix(state_dict, ('module.',))
-    head = {}
-    for prefix in ('model.head.', 'head.', 'classifier.', 'cls_head.fc_cls.'):
-        for kind in ('weight', 'bias'):
-            if prefix + kind in state_dict:
-                head[kind] = state_dict[prefix + kind]
-    state_dict = strip_prefix(state_dict, ('model.', 'backbone.', 'timesformer.', 'vit.'))
+    state_dict = strip_first_prefix(state_dict, ('module.',))
+    head = head_weights(state_dict, ('model.head.', 'head.', 'classifier.', 'cls_head.fc_cls.'))
+    state_dict = strip_first_prefix(state_dict, ('model.', 'backbone.', 'timesformer.', 'vit.'))
     if any(k.startswith('embeddings.') for k in state_dict):
-        blocks, other = hf_encoder_to_timm(state_dict)
-        renames = {
-            'embeddings.cls_token': 'cls_token',
-            'embeddings.position_embeddings': 'pos_embed',
-            'embeddings.time_embeddings': 'time_embed',
-            'embeddings.patch_embeddings.projection.weight': 'patch_embed.proj.weight',
-            'embeddings.patch_embeddings.projection.bias': 'patch_embed.proj.bias',
-            'layernorm.weight': 'norm.weight',
-            'layernorm.bias': 'norm.bias',
-        }
-        backbone = {renames[k]: v for k, v in other.items() if k in renames}
-        backbone.update(blocks)
+        backbone = hf_to_timm(state_dict)
     else:
         kept = ('patch_embed.', 'cls_token', 'pos_embed', 'time_embed', 'blocks.', 'norm.')
         backbone = {k: v for k, v in state_dict.items() if k.startswith(kept)}
@@ -254,15 +240,15 @@ def timesformer_weights_from_vit(vit: StateDict, attention_type: str) -> Tuple[S
     return out, adapted
 
 
-def load_timesformer_pretrained(model: TimeSformer, path: str) -> str:
+def load_timesformer_pretrained(model: TimeSformer, path: str) -> LoadSummary:
     """Initialise ``model`` from an image ViT or a video TimeSformer checkpoint.
 
     Position tables of another grid are resampled on their 2-D grid (bilinear; the
     official loader interpolates the flattened sequence, which mixes rows), time
     embeddings of another length by 1-D nearest (as the official loader). Heads are
-    never loaded into the backbone. Returns a one-line summary.
+    never loaded into the backbone. The summary line is logged and returned.
     """
-    weights, _ = timesformer_state_dict(read_state_dict(path))
+    weights, _ = timesformer_state_dict(read_state_dict(path)[0])
     is_video = 'time_embed' in weights or any('.temporal_' in k for k in weights)
     adapted = []
     if not is_video:
@@ -281,12 +267,6 @@ def load_timesformer_pretrained(model: TimeSformer, path: str) -> str:
             weights['time_embed'] = resize_1d_table(weights['time_embed'],
                                                     own['time_embed'].shape[1])
             adapted.append('time_embed')
-    mismatched = [k for k, v in weights.items() if k in own and v.shape != own[k].shape]
-    if mismatched:
-        raise ValueError(f'{path}: shapes do not fit the TimeSformer config for '
-                         f'{mismatched[:4]} (e.g. {tuple(weights[mismatched[0]].shape)} vs '
-                         f'{tuple(own[mismatched[0]].shape)})')
-    result = model.load_state_dict(weights, strict=False)
     kind = 'video TimeSformer' if is_video else 'image ViT'
-    return load_report('TimeSformer', f'{kind} checkpoint {path}', result.missing_keys,
-                       result.unexpected_keys, adapted)
+    info = CheckpointInfo(path, 3 if is_video else 2, 'timm', 'backbone', label=kind)
+    return load_backbone_weights(model, weights, info, adapted)

@@ -21,18 +21,18 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
 
-from videoswin.checkpoint import CheckpointKindError
+from videoswin.checkpoint import (CheckpointInfo, CheckpointKindError, LoadSummary,
+                                  load_backbone_weights, read_state_dict)
 from videoswin.checkpoint.load import pretrained_source
 from videoswin.models.layers.vit_layers import (Mlp, PatchEmbed, SelfAttention,
                                                 TransformerBlock, drop_path_layer,
                                                 drop_path_rates, merge_heads)
 from videoswin.registry import MODELS
-from .vit_weights import (StateDict, hf_encoder_to_timm, load_report, read_state_dict,
-                          resize_grid_table, strip_prefix, vit_state_dict)
+from .vit_image_weights import (StateDict, head_weights, hf_to_timm, resize_grid_table,
+                                strip_first_prefix, vit_state_dict)
 
 VARIANTS = ('spatio_temporal', 'factorised_encoder', 'factorised_self_attention',
             'factorised_dot_product')
@@ -248,7 +248,7 @@ class ViViT(BaseModule):
         """Load ``pretrained`` if set (random init already happened in the constructor)."""
         source = pretrained_source(self.pretrained, self.init_cfg, type(self).__name__)
         if source:
-            print_log(load_vivit_pretrained(self, source), logger='current')
+            load_vivit_pretrained(self, source)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, T, H, W) -> (N, C', 1, 1, 1) for Models 1-2, (N, C', t, h, w) for 3-4."""
@@ -271,26 +271,14 @@ class ViViT(BaseModule):
 def vivit_state_dict(state_dict: StateDict) -> Tuple[StateDict, StateDict]:
     """HF ``VivitModel`` / ``VivitForVideoClassification`` (4.x or 5.x names) or our own
     checkpoint -> (Model-1 backbone state dict, head ``{'weight', 'bias'}``)."""
-    head = {}
-    for prefix in ('classifier.', 'cls_head.fc_cls.'):
-        for kind in ('weight', 'bias'):
-            if prefix + kind in state_dict:
-                head[kind] = state_dict[prefix + kind]
-    state_dict = strip_prefix(state_dict, ('module.', 'backbone.', 'vivit.'))
+    head = head_weights(state_dict, ('classifier.', 'cls_head.fc_cls.'))
+    state_dict = strip_first_prefix(state_dict, ('module.', 'backbone.', 'vivit.'))
     if not any(k.startswith('embeddings.') for k in state_dict):
         kept = ('patch_embed.', 'encoder.', 'spatial_encoder.', 'temporal_encoder.')
         return {k: v for k, v in state_dict.items() if k.startswith(kept)}, head
-    blocks, other = hf_encoder_to_timm(state_dict)
-    renames = {
-        'embeddings.cls_token': 'encoder.cls_token',
-        'embeddings.position_embeddings': 'encoder.pos_embed',
-        'embeddings.patch_embeddings.projection.weight': 'patch_embed.proj.weight',
-        'embeddings.patch_embeddings.projection.bias': 'patch_embed.proj.bias',
-        'layernorm.weight': 'encoder.norm.weight',
-        'layernorm.bias': 'encoder.norm.bias',
-    }
-    backbone = {renames[k]: v for k, v in other.items() if k in renames}
-    backbone.update({f'encoder.{k}': v for k, v in blocks.items()})
+    # the tubelet embedding is ours at the top level; the rest lives in the encoder
+    backbone = {(key if key.startswith('patch_embed.') else f'encoder.{key}'): value
+                for key, value in hf_to_timm(state_dict).items()}
     return backbone, head
 
 
@@ -349,9 +337,10 @@ def vivit_weights_from_vit(vit: StateDict, model: ViViT) -> Tuple[StateDict, lis
     return out, adapted
 
 
-def load_vivit_pretrained(model: ViViT, path: str) -> str:
-    """Initialise ``model`` from an image ViT or a ViViT video checkpoint; one-line summary."""
-    raw = read_state_dict(path)
+def load_vivit_pretrained(model: ViViT, path: str) -> LoadSummary:
+    """Initialise ``model`` from an image ViT or a ViViT video checkpoint; the summary line
+    is logged and returned."""
+    raw, _ = read_state_dict(path)
     weights, _ = vivit_state_dict(raw)
     adapted = []
     is_video = weights and weights.get('patch_embed.proj.weight', torch.empty(0)).dim() == 5
@@ -360,16 +349,10 @@ def load_vivit_pretrained(model: ViViT, path: str) -> str:
         if 'patch_embed.proj.weight' not in vit:
             raise CheckpointKindError(f'{path} holds neither ViT nor ViViT weights')
         weights, adapted = vivit_weights_from_vit(vit, model)
-    own = model.state_dict()
-    mismatched = [k for k, v in weights.items() if k in own and v.shape != own[k].shape]
-    if mismatched:
-        raise ValueError(f'{path}: shapes do not fit the ViViT config for {mismatched[:4]} '
-                         f'(e.g. {tuple(weights[mismatched[0]].shape)} vs '
-                         f'{tuple(own[mismatched[0]].shape)})')
-    result = model.load_state_dict(weights, strict=False)
     kind = 'video ViViT' if is_video else 'image ViT'
-    return load_report(f'ViViT ({model.variant})', f'{kind} checkpoint {path}',
-                       result.missing_keys, result.unexpected_keys, adapted)
+    info = CheckpointInfo(path, 3 if is_video else 2, 'timm', 'backbone',
+                          label=f'{kind}, for ViViT {model.variant}')
+    return load_backbone_weights(model, weights, info, adapted)
 
 
 def infer_vivit_args(backbone: StateDict) -> Dict[str, object]:

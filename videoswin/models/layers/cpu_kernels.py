@@ -5,7 +5,7 @@ PyTorch: ``nn.Linear``, ``F.scaled_dot_product_attention`` with ordinary autogra
 whole tensors. Three kernels are faster on some CPUs and are used only there:
 
 * ``'linear'``: linear layers through oneDNN instead of MKL
-  (:mod:`videoswin.models.layers.linear`). MKL never picks its AVX-512 kernels on
+  (:mod:`videoswin.models.layers.onednn_linear`). MKL never picks its AVX-512 kernels on
   AMD CPUs; oneDNN does. With AVX2 only, the two are on par.
 * ``'backward'``: a hand-written attention backward that recomputes the
   probabilities window by window (:mod:`videoswin.models.layers.window_attention_cpu`).

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import cpu_kernels
-from .linear import Linear
+from .onednn_linear import Linear
 from .window_attention_cpu import WindowAttentionFunction
 from .window_ops import WindowLayout, partition_windows, relative_position_index, \
     reverse_windows, window_layout

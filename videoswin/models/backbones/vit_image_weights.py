@@ -1,4 +1,6 @@
-"""Reading ViT-family checkpoints and adapting their position tables.
+"""ViT-family weights for TimeSformer, ViViT and DualFormer: key layouts, position tables
+and the recognizer files the converters write (reading and applying are generic, in
+:mod:`videoswin.checkpoint`).
 
 The video transformers here (TimeSformer, ViViT) start from ImageNet ViT weights, which
 come in two layouts: timm's (``blocks.i.attn.qkv``, the layout our blocks use) and HF
@@ -12,50 +14,13 @@ import math
 import os
 import os.path as osp
 import re
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
-from videoswin.checkpoint import CheckpointKindError, safe_load
-from videoswin.checkpoint.io import load_from_safe_http
-
-StateDict = Dict[str, torch.Tensor]
-
-#: Wrapper keys under which trainers store the weights.
-_WRAPPER_KEYS = ('state_dict', 'model_state', 'model', 'module')
-
-
-def read_state_dict(path: str) -> StateDict:
-    """Flat tensor dict from a HF model directory, a ``.safetensors``, a torch file or an
-    http(s) URL of one (downloaded once to torch's hub cache).
-
-    Torch files are read with :func:`videoswin.checkpoint.safe_load`; weights stored under
-    ``state_dict`` (mmengine), ``model_state`` (PySlowFast / official TimeSformer) or
-    ``model`` (DeiT) are unwrapped.
-    """
-    if path.startswith(('http://', 'https://')):
-        return unwrap_state_dict(load_from_safe_http(path, map_location='cpu'), path)
-    if osp.isdir(path):
-        for name in ('model.safetensors', 'pytorch_model.bin'):
-            if osp.isfile(osp.join(path, name)):
-                return read_state_dict(osp.join(path, name))
-        raise FileNotFoundError(
-            f'{path} is a directory without model.safetensors or pytorch_model.bin '
-            '(expected a HF transformers save_pretrained directory)')
-    return unwrap_state_dict(safe_load(path), path)
-
-
-def unwrap_state_dict(checkpoint: object, path: str) -> StateDict:
-    """The tensor dict inside a loaded checkpoint (see :data:`_WRAPPER_KEYS`)."""
-    for key in _WRAPPER_KEYS:
-        if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
-            checkpoint = checkpoint[key]
-            break
-    if not isinstance(checkpoint, dict) or not all(
-            isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        raise CheckpointKindError(f'{path} does not hold a state dict of tensors')
-    return dict(checkpoint)
+from videoswin.checkpoint import CheckpointKindError, read_state_dict
+from videoswin.checkpoint.detect import StateDict
 
 
 def read_hf_config(path: str) -> Optional[dict]:
@@ -68,8 +33,9 @@ def read_hf_config(path: str) -> Optional[dict]:
         return json.load(f)
 
 
-def strip_prefix(state_dict: StateDict, prefixes: Iterable[str]) -> StateDict:
-    """Drop the first matching prefix (e.g. ``module.``, ``backbone.``) from every key."""
+def strip_first_prefix(state_dict: StateDict, prefixes: Iterable[str]) -> StateDict:
+    """Drop the first matching prefix (e.g. ``module.``, ``backbone.``) from every key;
+    keys with none of them are kept as they are."""
     prefixes = tuple(prefixes)
     out = {}
     for key, value in state_dict.items():
@@ -146,26 +112,42 @@ def hf_encoder_to_timm(state_dict: StateDict) -> Tuple[StateDict, StateDict]:
     return mapped, other
 
 
+# HF embeddings and final LayerNorm -> timm names (``time_embeddings``: TimeSformer only).
+_HF_TOP_LEVEL = {
+    'embeddings.cls_token': 'cls_token',
+    'embeddings.position_embeddings': 'pos_embed',
+    'embeddings.time_embeddings': 'time_embed',
+    'embeddings.patch_embeddings.projection.weight': 'patch_embed.proj.weight',
+    'embeddings.patch_embeddings.projection.bias': 'patch_embed.proj.bias',
+    'layernorm.weight': 'norm.weight',
+    'layernorm.bias': 'norm.bias',
+}
+
+
+def hf_to_timm(state_dict: StateDict) -> StateDict:
+    """A HF ViT-family model (ViT, TimeSformer, ViViT) in timm names: embeddings, encoder
+    layers and final norm; pooler, classifier and other extras are dropped."""
+    blocks, other = hf_encoder_to_timm(state_dict)
+    out = {_HF_TOP_LEVEL[k]: v for k, v in other.items() if k in _HF_TOP_LEVEL}
+    out.update(blocks)
+    return out
+
+
+def head_weights(state_dict: StateDict, prefixes: Iterable[str]) -> StateDict:
+    """The classifier's ``{'weight', 'bias'}`` found under any of ``prefixes`` ({} if none)."""
+    return {kind: state_dict[prefix + kind] for prefix in prefixes for kind in ('weight', 'bias')
+            if prefix + kind in state_dict}
+
+
 def vit_state_dict(state_dict: StateDict) -> StateDict:
     """A ViT image checkpoint (timm or HF ``ViTModel`` / ``ViTForImageClassification``)
     in timm layout: ``patch_embed.proj``, ``cls_token``, ``pos_embed``, ``blocks.i.*``,
     ``norm``. Classifier, pooler and other extras are dropped."""
-    state_dict = strip_prefix(state_dict, ('module.', 'model.', 'backbone.', 'vit.'))
+    state_dict = strip_first_prefix(state_dict, ('module.', 'model.', 'backbone.', 'vit.'))
     if not any('patch_embeddings' in key for key in state_dict):
         kept = ('patch_embed.', 'cls_token', 'pos_embed', 'blocks.', 'norm.')
         return conv_patch_filter({k: v for k, v in state_dict.items() if k.startswith(kept)})
-    blocks, other = hf_encoder_to_timm(state_dict)
-    renames = {
-        'embeddings.cls_token': 'cls_token',
-        'embeddings.position_embeddings': 'pos_embed',
-        'embeddings.patch_embeddings.projection.weight': 'patch_embed.proj.weight',
-        'embeddings.patch_embeddings.projection.bias': 'patch_embed.proj.bias',
-        'layernorm.weight': 'norm.weight',
-        'layernorm.bias': 'norm.bias',
-    }
-    out = {renames[k]: v for k, v in other.items() if k in renames}
-    out.update(blocks)
-    return out
+    return hf_to_timm(state_dict)
 
 
 def conv_patch_filter(state_dict: StateDict, in_channels: int = 3) -> StateDict:
@@ -204,20 +186,19 @@ def resize_1d_table(table: torch.Tensor, length: int, mode: str = 'nearest') -> 
     return out.transpose(1, 2).to(table.dtype)
 
 
-def load_report(name: str, source: str, missing: Iterable[str], unexpected: Iterable[str],
-                adapted: Iterable[str] = ()) -> str:
-    """One summary line of what an init from ``source`` loaded, adapted and left out."""
-    missing, unexpected, adapted = sorted(missing), sorted(unexpected), sorted(adapted)
+def read_video_checkpoint(src: str, to_layout: Callable[[StateDict], Tuple[StateDict, StateDict]],
+                          model: str, embedding: str = 'patch',
+                          trusted: bool = False) -> Tuple[StateDict, StateDict]:
+    """``to_layout`` of the state dict at ``src``: (backbone, head), for the converters.
 
-    def _few(keys):
-        return ', '.join(keys[:4]) + (f' (+{len(keys) - 4} more)' if len(keys) > 4 else '')
-
-    parts = [f'{name}: initialised from {source}']
-    if adapted:
-        parts.append(f'adapted {len(adapted)} [{_few(adapted)}]')
-    parts.append(f'kept own init for {len(missing)}' + (f' [{_few(missing)}]' if missing else ''))
-    parts.append(f'ignored {len(unexpected)}' + (f' [{_few(unexpected)}]' if unexpected else ''))
-    return '; '.join(parts)
+    Raises:
+        CheckpointKindError: ``src`` holds no patch (or tubelet) embedding of ``model``.
+    """
+    backbone, head = to_layout(read_state_dict(src, trusted=trusted)[0])
+    if 'patch_embed.proj.weight' not in backbone:
+        raise CheckpointKindError(f'{src} holds no {model} weights (no {embedding} embedding '
+                                  'found)')
+    return backbone, head
 
 
 def save_converted_recognizer(src: str, dst: str, backbone_type: str, backbone: StateDict,

@@ -1,4 +1,4 @@
-"""Key layouts of the Swin checkpoints users hold, and conversions to ours.
+"""Key layouts of the Swin checkpoints users hold, and conversions to ours (Swin only).
 
 Our layout is the official Video Swin one (``patch_embed.*``, ``layers.i.blocks.j.attn.*``,
 ``layers.i.downsample.*``, ``norm``; recognizers add ``backbone.``/``cls_head.``). The 2D
@@ -27,7 +27,7 @@ from typing import Dict
 
 import torch
 
-StateDict = Dict[str, torch.Tensor]
+from videoswin.checkpoint.detect import StateDict
 
 #: Buffers every Swin model rebuilds from its window size; never taken from a file.
 REBUILT_BUFFERS = ('relative_position_index', 'attn_mask')
@@ -130,13 +130,10 @@ def mmaction2_to_official(state_dict: StateDict) -> StateDict:
 
 
 def has_mmaction2_norm3(state_dict: StateDict) -> bool:
+    """True for mmaction2's name of the last LayerNorm (see :func:`mmaction2_to_official`)."""
     return any(re.match(r'^(backbone\.)?norm3\.', key) for key in state_dict)
 
 
-def strip_prefix(state_dict: StateDict, prefix: str) -> StateDict:
-    """Keys under ``prefix`` with it removed; other keys are dropped."""
-    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-
-
 def is_rebuilt_buffer(key: str) -> bool:
+    """A Swin buffer (:data:`REBUILT_BUFFERS`) the model builds itself, never read from a file."""
     return key.rpartition('.')[2] in REBUILT_BUFFERS
