@@ -18,6 +18,7 @@ from videoswin.engine.batch_contract import (BatchContract, mismatch_warning, re
                                              split_global_batch)
 from videoswin.checkpoint import install_safe_loader
 from videoswin.engine.hooks import BatchContractHook
+from videoswin.engine.sharding import build_runner
 from videoswin.registry import DATASETS, MODELS
 from videoswin.utils import register_all_modules
 
@@ -198,7 +199,8 @@ class LrLog(Hook):
         self.lrs[runner.iter] = {k: list(v) for k, v in runner.optim_wrapper.get_lr().items()}
 
 
-def python_user_runner(work_dir, lr: float, scale: bool, hooks=(), resume=False) -> Runner:
+def python_user_runner(work_dir, lr: float, scale: bool, hooks=(), resume=False,
+                       strategy=None) -> Runner:
     """``Runner.from_cfg`` of our default runtime with a toy model and data: batch 4,
     2 accumulation steps, 1 process = global 8 against a recipe batch of 16."""
     install_safe_loader()
@@ -223,18 +225,26 @@ def python_user_runner(work_dir, lr: float, scale: bool, hooks=(), resume=False)
         log_level='WARNING'))
     cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook', interval=1)
     cfg.default_hooks.pop('checkpoint_layout')  # a toy checkpoint is no Swin layout
-    runner = Runner.from_cfg(cfg)
+    cfg.strategy = strategy
+    runner = build_runner(cfg)  # as tools/train.py: FlexibleRunner for a strategy
     for hook in hooks:  # test-only hooks, unregistered: given as objects
         runner.register_hook(hook)
     return runner
 
 
-def test_a_python_runner_from_our_configs_scales_the_lr_once_also_across_a_resume(tmp_path):
+@pytest.mark.parametrize('strategy', [None, dict(type='SingleDeviceStrategy')])
+def test_a_python_runner_from_our_configs_scales_the_lr_once_also_across_a_resume(
+        tmp_path, strategy):
     """lr 0.1 for a batch of 16 trained with 8 (4 x 2 accumulation steps) runs exactly
-    like lr 0.05 configured by hand: warmup, cosine and the logged base_lr included."""
+    like lr 0.05 configured by hand: warmup, cosine and the logged base_lr included.
+    FlexibleRunner (here with its single-device strategy; FSDP's differs only in
+    wrapping) builds through its strategy and resumes *before* ``before_run``."""
+    def run(name, lr, scale, hooks, resume=False):
+        python_user_runner(tmp_path / name, lr, scale, hooks, resume, strategy).train()
+
     scaled, by_hand = LrLog(), LrLog()
-    python_user_runner(tmp_path / 'scaled', 0.1, True, [scaled]).train()
-    python_user_runner(tmp_path / 'by_hand', 0.05, False, [by_hand]).train()
+    run('scaled', 0.1, True, [scaled])
+    run('by_hand', 0.05, False, [by_hand])
     assert scaled.lrs[0]['base_lr'] == pytest.approx([0.05 * 0.1], rel=1e-12)
     assert sorted(set(scaled.lrs[0]['lr'])) == pytest.approx([0.005, 0.05], rel=1e-12)
     assert len(scaled.lrs) == 12
@@ -245,8 +255,8 @@ def test_a_python_runner_from_our_configs_scales_the_lr_once_also_across_a_resum
     # interrupted in epoch 2 (epoch 1's checkpoint written), then resumed: same lrs again
     first, resumed = LrLog(), LrLog()
     with pytest.raises(KeyboardInterrupt):
-        python_user_runner(tmp_path / 'cut', 0.1, True, [first, CrashAfter(7)]).train()
-    python_user_runner(tmp_path / 'cut', 0.1, True, [resumed], resume=True).train()
+        run('cut', 0.1, True, [first, CrashAfter(7)])
+    run('cut', 0.1, True, [resumed], resume=True)
     assert sorted(first.lrs) == list(range(7)) and sorted(resumed.lrs) == list(range(6, 12))
     for it, lrs in {**first.lrs, **resumed.lrs}.items():
         assert lrs == {k: pytest.approx(v, rel=1e-12) for k, v in scaled.lrs[it].items()}, it
