@@ -1,6 +1,7 @@
 """The batch contract (issue 5 item 4): global batch = processes x per-process batch x
 accumulation steps; lr scales linearly from the recipe's global batch when asked; a
-mismatch without scaling warns; accumulation never shrinks the loader batch."""
+mismatch without scaling warns; accumulation never shrinks the loader batch. Applied by
+BatchContractHook, a default hook of every config (issue 15)."""
 import copy
 from unittest.mock import patch
 
@@ -14,9 +15,9 @@ from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 
 from helpers.toy_runner import CrashAfter, DropoutClassifier, NoisyDataset
+from videoswin.checkpoint import install_safe_loader
 from videoswin.engine.batch_contract import (BatchContract, mismatch_warning, read_contract,
                                              split_global_batch)
-from videoswin.checkpoint import install_safe_loader
 from videoswin.engine.hooks import BatchContractHook
 from videoswin.engine.sharding import build_runner
 from videoswin.registry import DATASETS, MODELS
