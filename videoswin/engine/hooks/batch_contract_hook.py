@@ -118,4 +118,5 @@ class BatchContractHook(Hook):
             return
         complete_lr_scaling(runner.optim_wrapper, runner.param_schedulers, contract)
         print_log(f'Scaled lr by {contract.lr_ratio:g} = {contract.global_batch} / '
-                  f'{contract.recipe_batch} (linear scaling rule)', logger='current')
+                  f'{contract.recipe_batch} in all (linear scaling rule): mmengine\'s factor '
+                  f'above times {contract.accumulation} accumulation step(s)', logger='current')
