@@ -7,6 +7,7 @@ from unittest.mock import patch
 
 import pytest
 import torch
+import torch.distributed as dist
 from mmaction.structures import ActionDataSample
 from mmengine import Config
 from mmengine.hooks import Hook
@@ -201,7 +202,7 @@ class LrLog(Hook):
 
 
 def python_user_runner(work_dir, lr: float, scale: bool, hooks=(), resume=False,
-                       strategy=None) -> Runner:
+                       strategy=None, launcher='none') -> Runner:
     """``Runner.from_cfg`` of our default runtime with a toy model and data: batch 4,
     2 accumulation steps, 1 process = global 8 against a recipe batch of 16."""
     install_safe_loader()
@@ -222,11 +223,11 @@ def python_user_runner(work_dir, lr: float, scale: bool, hooks=(), resume=False,
             dict(type='CosineAnnealingLR', T_max=1, eta_min=1e-4, by_epoch=True, begin=1,
                  end=2, convert_to_iter_based=True)],
         auto_scale_lr=dict(enable=scale, base_batch_size=16),
-        randomness=dict(seed=0), resume=resume,
+        randomness=dict(seed=0), resume=resume, launcher=launcher,
         log_level='WARNING'))
     cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook', interval=1)
     cfg.default_hooks.pop('checkpoint_layout')  # a toy checkpoint is no Swin layout
-    cfg.strategy = strategy
+    cfg.strategy, cfg.launcher = strategy, launcher
     runner = build_runner(cfg)  # as tools/train.py: FlexibleRunner for a strategy
     for hook in hooks:  # test-only hooks, unregistered: given as objects
         runner.register_hook(hook)
@@ -261,3 +262,25 @@ def test_a_python_runner_from_our_configs_scales_the_lr_once_also_across_a_resum
     assert sorted(first.lrs) == list(range(7)) and sorted(resumed.lrs) == list(range(6, 12))
     for it, lrs in {**first.lrs, **resumed.lrs}.items():
         assert lrs == {k: pytest.approx(v, rel=1e-12) for k, v in scaled.lrs[it].items()}, it
+
+
+
+def test_fsdp_scales_the_lr_once_like_the_plain_runner(tmp_path, monkeypatch):
+    """FSDPStrategy (a world of one CPU rank over gloo) builds and scales through its
+    strategy: every iteration's lrs equal those of lr 0.05 configured by hand."""
+    for key, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', LOCAL_WORLD_SIZE='1',
+                           MASTER_ADDR='127.0.0.1').items():
+        monkeypatch.setenv(key, value)
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0,
+                            world_size=1)
+    try:
+        sharded = LrLog()
+        python_user_runner(tmp_path / 'fsdp', 0.1, True, [sharded],
+                           strategy=dict(type='FSDPStrategy'), launcher='pytorch').train()
+    finally:
+        dist.destroy_process_group()
+    by_hand = LrLog()
+    python_user_runner(tmp_path / 'by_hand', 0.05, False, [by_hand]).train()
+    assert len(sharded.lrs) == 12
+    for it, lrs in by_hand.lrs.items():
+        assert sharded.lrs[it] == {k: pytest.approx(v, rel=1e-12) for k, v in lrs.items()}, it
