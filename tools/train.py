@@ -12,7 +12,6 @@ import argparse
 
 from mmengine.config import Config
 
-from videoswin.engine.batch_contract import apply_batch_contract
 from videoswin.engine.sharding import build_runner
 from videoswin.utils import register_all_modules
 from videoswin.utils.cli import add_common_args, load_config
@@ -66,7 +65,6 @@ def main() -> None:
         lock_work_dir(cfg.work_dir)  # one run per work dir
     setup_env(cfg)
     runner = build_runner(cfg)  # FlexibleRunner when the config has `strategy` (FSDP)
-    apply_batch_contract(runner)
     runner.train()
 
 

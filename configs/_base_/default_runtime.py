@@ -6,6 +6,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # global batch = processes x batch x accumulation: logged, and with auto_scale_lr
+    # the lr scales by global / recipe batch once (videoswin/engine/hooks/batch_contract_hook.py)
+    batch_contract=dict(type='BatchContractHook'),
     # one checkpoint per epoch; the 3 newest and the best (by the val metric) are kept;
     # written atomically, plus a rolling mid-epoch one every 500 iterations (exact
     # resume with ResumableEpochBasedTrainLoop; docs/reliability.md)

@@ -1,23 +1,33 @@
 """The batch contract (issue 5 item 4): global batch = processes x per-process batch x
 accumulation steps; lr scales linearly from the recipe's global batch when asked; a
-mismatch without scaling warns; accumulation never shrinks the loader batch."""
+mismatch without scaling warns; accumulation never shrinks the loader batch. Applied by
+BatchContractHook, a default hook of every config (issue 15)."""
 import copy
 from unittest.mock import patch
 
 import pytest
 import torch
+import torch.distributed as dist
 from mmaction.structures import ActionDataSample
 from mmengine import Config
+from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 
-from videoswin.engine.batch_contract import (BatchContract, apply_batch_contract,
-                                             mismatch_warning, read_contract, split_global_batch)
-from videoswin.registry import MODELS
+from helpers.toy_runner import CrashAfter, DropoutClassifier, NoisyDataset
+from videoswin.checkpoint import install_safe_loader
+from videoswin.engine.batch_contract import (BatchContract, mismatch_warning, read_contract,
+                                             split_global_batch)
+from videoswin.engine.hooks import BatchContractHook
+from videoswin.engine.sharding import build_runner
+from videoswin.registry import DATASETS, MODELS
 from videoswin.utils import register_all_modules
 
 register_all_modules()
+# the toy model and data by name, so the config of a from_cfg Runner can be dumped
+MODELS.register_module('ContractToyClassifier', module=DropoutClassifier, force=True)
+DATASETS.register_module('ContractToyDataset', module=NoisyDataset, force=True)
 
 
 def test_global_batch_is_the_product_of_the_three_factors():
@@ -130,11 +140,20 @@ def recipe_runner(tmp_path, **options) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+def apply_batch_contract(runner: Runner):
+    """What runner.train() does up to ``before_run``: build the optimizer, apply mmengine's
+    own auto_scale_lr, then run the hook (the schedulers, which would need the recipe's
+    dataset, are left as configs; the toy-runner test below covers them)."""
+    hook = next(h for h in runner.hooks if isinstance(h, BatchContractHook))
+    if runner.optim_wrapper is not None:
+        runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+        runner.scale_lr(runner.optim_wrapper, runner.auto_scale_lr)
+    runner.call_hook('before_run')
+    return hook.contract
+
+
 def built_group_lrs(runner: Runner) -> list:
-    """The lrs after the two steps runner.train() takes before training: build the
-    optimizer, then mmengine's own auto_scale_lr."""
-    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
-    runner.scale_lr(runner.optim_wrapper, runner.auto_scale_lr)
+    """The lrs of the optimizer's groups once the batch contract is applied."""
     return sorted({group['lr'] for group in runner.optim_wrapper.optimizer.param_groups})
 
 
@@ -168,3 +187,100 @@ def test_a_test_only_runner_has_no_contract(tmp_path):
     runner = recipe_runner(tmp_path, train_dataloader=None, train_cfg=None, optim_wrapper=None,
                            param_scheduler=None)
     assert apply_batch_contract(runner) is None
+
+
+class LrLog(Hook):
+    """The lrs each iteration starts with (after warmup/cosine of the previous step)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self) -> None:
+        self.lrs = {}
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        self.lrs[runner.iter] = {k: list(v) for k, v in runner.optim_wrapper.get_lr().items()}
+
+
+def python_user_runner(work_dir, lr: float, scale: bool, hooks=(), resume=False,
+                       strategy=None, launcher='none') -> Runner:
+    """``Runner.from_cfg`` of our default runtime with a toy model and data: batch 4,
+    2 accumulation steps, 1 process = global 8 against a recipe batch of 16."""
+    install_safe_loader()
+    cfg = Config.fromfile('configs/_base_/default_runtime.py')
+    cfg.merge_from_dict(dict(
+        model=dict(type='ContractToyClassifier'), work_dir=str(work_dir),
+        experiment_name=f'contract-{work_dir.name}-{len(hooks)}-{resume}',
+        train_dataloader=dict(dataset=dict(type='ContractToyDataset'),
+                              sampler=dict(type='DefaultSampler', shuffle=True),
+                              collate_fn=dict(type='default_collate'), batch_size=4),
+        train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=2),
+        optim_wrapper=dict(optimizer=dict(type='AdamW', lr=lr, weight_decay=0.05),
+                           paramwise_cfg=dict(custom_keys={'cls_head': dict(lr_mult=10.)}),
+                           accumulative_counts=2),
+        param_scheduler=[
+            dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
+                 convert_to_iter_based=True),
+            dict(type='CosineAnnealingLR', T_max=1, eta_min=1e-4, by_epoch=True, begin=1,
+                 end=2, convert_to_iter_based=True)],
+        auto_scale_lr=dict(enable=scale, base_batch_size=16),
+        randomness=dict(seed=0), resume=resume, launcher=launcher,
+        log_level='WARNING'))
+    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook', interval=1)
+    cfg.default_hooks.pop('checkpoint_layout')  # a toy checkpoint is no Swin layout
+    cfg.strategy, cfg.launcher = strategy, launcher
+    runner = build_runner(cfg)  # as tools/train.py: FlexibleRunner for a strategy
+    for hook in hooks:  # test-only hooks, unregistered: given as objects
+        runner.register_hook(hook)
+    return runner
+
+
+@pytest.mark.parametrize('strategy', [None, dict(type='SingleDeviceStrategy')])
+def test_a_python_runner_from_our_configs_scales_the_lr_once_also_across_a_resume(
+        tmp_path, strategy):
+    """lr 0.1 for a batch of 16 trained with 8 (4 x 2 accumulation steps) runs exactly
+    like lr 0.05 configured by hand: warmup, cosine and the logged base_lr included.
+    FlexibleRunner (here with its single-device strategy; FSDP's differs only in
+    wrapping) builds through its strategy and resumes *before* ``before_run``."""
+    def run(name, lr, scale, hooks, resume=False):
+        python_user_runner(tmp_path / name, lr, scale, hooks, resume, strategy).train()
+
+    scaled, by_hand = LrLog(), LrLog()
+    run('scaled', 0.1, True, [scaled])
+    run('by_hand', 0.05, False, [by_hand])
+    assert scaled.lrs[0]['base_lr'] == pytest.approx([0.05 * 0.1], rel=1e-12)
+    assert sorted(set(scaled.lrs[0]['lr'])) == pytest.approx([0.005, 0.05], rel=1e-12)
+    assert len(scaled.lrs) == 12
+    for it, lrs in by_hand.lrs.items():
+        for key, values in lrs.items():
+            assert scaled.lrs[it][key] == pytest.approx(values, rel=1e-12), (it, key)
+
+    # interrupted in epoch 2 (epoch 1's checkpoint written), then resumed: same lrs again
+    first, resumed = LrLog(), LrLog()
+    with pytest.raises(KeyboardInterrupt):
+        run('cut', 0.1, True, [first, CrashAfter(7)])
+    run('cut', 0.1, True, [resumed], resume=True)
+    assert sorted(first.lrs) == list(range(7)) and sorted(resumed.lrs) == list(range(6, 12))
+    for it, lrs in {**first.lrs, **resumed.lrs}.items():
+        assert lrs == {k: pytest.approx(v, rel=1e-12) for k, v in scaled.lrs[it].items()}, it
+
+
+
+def test_fsdp_scales_the_lr_once_like_the_plain_runner(tmp_path, monkeypatch):
+    """FSDPStrategy (a world of one CPU rank over gloo) builds and scales through its
+    strategy: every iteration's lrs equal those of lr 0.05 configured by hand."""
+    for key, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', LOCAL_WORLD_SIZE='1',
+                           MASTER_ADDR='127.0.0.1').items():
+        monkeypatch.setenv(key, value)
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0,
+                            world_size=1)
+    try:
+        sharded = LrLog()
+        python_user_runner(tmp_path / 'fsdp', 0.1, True, [sharded],
+                           strategy=dict(type='FSDPStrategy'), launcher='pytorch').train()
+    finally:
+        dist.destroy_process_group()
+    by_hand = LrLog()
+    python_user_runner(tmp_path / 'by_hand', 0.05, False, [by_hand]).train()
+    assert len(sharded.lrs) == 12
+    for it, lrs in by_hand.lrs.items():
+        assert sharded.lrs[it] == {k: pytest.approx(v, rel=1e-12) for k, v in lrs.items()}, it

@@ -15,15 +15,13 @@ the second was larger (official issue #24). Here the loader batch is always the
 configured positive integer.
 
 mmengine's own ``auto_scale_lr`` ignores accumulation (it uses processes x batch) and does
-not update the logged ``base_lr``. :func:`apply_batch_contract` therefore scales the lr in
-the optimizer config before the optimizer is built, and turns mmengine's scaling off.
+not update the logged ``base_lr``; ``BatchContractHook``
+(videoswin/engine/hooks/batch_contract_hook.py) completes the scaling. This module holds
+the arithmetic only.
 """
-import logging
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
-from mmengine.logging import print_log
-from mmengine.optim import OptimWrapper
 
 
 @dataclass(frozen=True)
@@ -111,83 +109,3 @@ def mismatch_warning(contract: BatchContract, scale_enabled: bool) -> Optional[s
     return (f'The effective {contract.describe()} differs from the recipe and lr scaling '
             f'is off, so the lr tuned for {contract.recipe_batch} is used unchanged. '
             f'Pass --auto-scale-lr to scale it by {contract.lr_ratio:g}, or {fix}.')
-
-
-def _optimizer_cfgs(optim_wrapper) -> List[dict]:
-    """The optimizer config(s) in an optim_wrapper config (single or OptimWrapperDict)."""
-    if 'optimizer' in optim_wrapper:
-        return [optim_wrapper]
-    wrappers = [v for v in optim_wrapper.values() if isinstance(v, dict) and 'optimizer' in v]
-    if not wrappers:
-        raise KeyError('optim_wrapper has no "optimizer" config to scale the lr of')
-    return wrappers
-
-
-def apply_batch_contract(runner) -> Optional[BatchContract]:
-    """Log the batch contract of a training runner, warn on a mismatch, scale lr if asked.
-
-    Call it after the Runner is built (the world size is known) and before
-    ``runner.train()`` (the optimizer is not built yet). With ``auto_scale_lr.enable``
-    the optimizer lr in the config is multiplied by global / recipe batch and mmengine's
-    own scaling is switched off, so the lr is scaled exactly once. Returns None for a
-    runner without a training loader (test-only runs).
-    """
-    loader = runner._train_dataloader
-    if loader is None or runner.optim_wrapper is None:
-        return None
-    per_process = loader['batch_size'] if isinstance(loader, dict) else loader.batch_size
-    wrapper = runner.optim_wrapper
-    if isinstance(wrapper, OptimWrapper):
-        accumulation = wrapper._accumulative_counts
-    else:
-        counts = {w.get('accumulative_counts', 1) for w in _optimizer_cfgs(wrapper)}
-        if len(counts) != 1:
-            raise ValueError(f'optim_wrapper: sub-wrappers disagree on accumulative_counts '
-                             f'{sorted(counts)}')
-        accumulation = counts.pop()
-    scale_cfg = dict(_auto_scale_lr(runner) or {})
-    scale_enabled = bool(scale_cfg.get('enable', False))
-    if scale_enabled and 'base_batch_size' not in scale_cfg:
-        raise KeyError('auto_scale_lr.enable is set but auto_scale_lr.base_batch_size '
-                       '(the recipe global batch) is missing from the config')
-    contract = read_contract(per_process, accumulation, runner.world_size,
-                             scale_cfg.get('base_batch_size'))
-
-    print_log(f'Batch contract: {contract.describe()}', logger='current')
-    warning = mismatch_warning(contract, scale_enabled)
-    if warning:
-        print_log(warning, logger='current', level=logging.WARNING)
-    if scale_enabled:
-        _scale_lr(wrapper, contract.lr_ratio)
-        _set_auto_scale_lr(runner, {**scale_cfg, 'enable': False})
-        print_log(f'Scaled lr by {contract.lr_ratio:g} = {contract.global_batch} / '
-                  f'{contract.recipe_batch} (linear scaling rule)', logger='current')
-    return contract
-
-
-def _auto_scale_lr(runner) -> Optional[dict]:
-    """``Runner.auto_scale_lr``; a ``FlexibleRunner`` keeps it in its strategy."""
-    strategy = getattr(runner, 'strategy', None)
-    if strategy is not None:
-        return strategy._auto_scale_lr
-    return runner.auto_scale_lr
-
-
-def _set_auto_scale_lr(runner, scale_cfg: dict) -> None:
-    if getattr(runner, 'strategy', None) is not None:
-        runner.strategy._auto_scale_lr = scale_cfg
-    else:
-        runner.auto_scale_lr = scale_cfg
-
-
-def _scale_lr(wrapper, ratio: float) -> None:
-    if isinstance(wrapper, OptimWrapper):
-        for group in wrapper.optimizer.param_groups:
-            group['lr'] *= ratio
-        if wrapper.base_param_settings is not None:
-            wrapper.base_param_settings['lr'] *= ratio
-        return
-    for sub in _optimizer_cfgs(wrapper):
-        if 'lr' not in sub['optimizer']:
-            raise KeyError('optim_wrapper.optimizer has no lr to scale')
-        sub['optimizer']['lr'] = sub['optimizer']['lr'] * ratio
