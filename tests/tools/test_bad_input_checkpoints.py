@@ -152,6 +152,7 @@ def check(case: Case, workspace: Path) -> None:
         assert len([line for line in result.stderr.splitlines() if line.startswith('error:')]) == 1
 
 
+@pytest.mark.slow  # one tools/*.py process per row (~8 s each)
 @pytest.mark.parametrize('case', CASES, ids=[c.damage for c in CASES])
 def test_a_bad_checkpoint_gets_one_line(case, workspace):
     check(case, workspace)

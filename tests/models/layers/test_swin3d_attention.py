@@ -270,6 +270,7 @@ def test_attention_dropout_takes_the_default_path_and_is_exact_without_dropout()
     assert (dropped.detach() - model(clip)).abs().max() > 1e-3  # dropout did act
 
 
+@pytest.mark.slow
 def test_auto_mode_enables_the_kernels_measured_for_the_isa_in_use():
     probe = ('import torch; from videoswin.models.layers import cpu_kernels as c; '
              'print(torch.backends.cpu.get_cpu_capability(), sorted(c.enabled_kernels()))')
