@@ -16,8 +16,11 @@ model = dict(backbone=dict(arch='small', drop_path_rate=0.2), cls_head=dict(in_c
 
 warmup_epochs = 2.5
 optim_wrapper = dict(accumulative_counts=2)
+# linear warm-up by iteration, then a cosine to 0 at train_cfg.max_epochs
 param_scheduler = [
-    dict(s, end=warmup_epochs) if s['type'] == 'LinearLR' else s for s in _base_.param_scheduler
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=0, by_epoch=True, begin=0, convert_to_iter_based=True)
 ]
 
 # batch contract: 8 processes x 8 clips x 2 accumulation steps = 128

@@ -6,12 +6,35 @@ _base_ = ['./timesformer-base-divst-p16_in21k-pre_8xb8-u8-15e_sthv2-rgb.py']
 
 model = dict(backbone=dict(num_frames=64))
 
-# the base recipe's pipelines, with only the steps named here changed
+# the base recipe's pipelines at 64 uniformly sampled frames
 clip_len = 64
-_changes = dict(UniformSegmentSample=dict(clip_len=clip_len))
-train_pipeline = [dict(t, **_changes.get(t['type'], {})) for t in _base_.train_pipeline]
-val_pipeline = [dict(t, **_changes.get(t['type'], {})) for t in _base_.val_pipeline]
-test_pipeline = [dict(t, **_changes.get(t['type'], {})) for t in _base_.test_pipeline]
+train_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='UniformSegmentSample', clip_len=clip_len),
+    dict(type='DecordDecode'),
+    dict(type='RandomRescale', scale_range=(256, 320)),
+    dict(type='RandomCrop', size=224),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+val_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='UniformSegmentSample', clip_len=clip_len, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 224)),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
+test_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='UniformSegmentSample', clip_len=clip_len, test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 224)),
+    dict(type='ThreeCrop', crop_size=224),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs'),
+]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
