@@ -1,7 +1,7 @@
 """The steps of ``benchmarks/gpu_check.sh``; each appends Markdown rows to ``--rows``.
 
     python benchmarks/gpu_check.py exactness --rows R [--device cuda] [--tiny]
-    python benchmarks/gpu_check.py speed     --rows R [--device cuda] [--tiny]
+    python benchmarks/gpu_check.py speed     --rows R [--device cuda] [--tiny] [--profile]
     python benchmarks/gpu_check.py train     --rows R [--device cuda] [--tiny] [--compile]
 
 A row is ``| step | check | measured | target | pass? |``; a step exits non-zero when
@@ -153,6 +153,8 @@ def speed(args: argparse.Namespace, rows: Rows) -> None:
             results[impl, checkpointing] = (seconds, peak)
             print(f'{impl} checkpointing={checkpointing}: {seconds * 1e3:.0f} ms, '
                   f'peak {peak:.2f} GiB', flush=True)
+            if args.profile and not checkpointing:
+                print_profile(f'{impl}, no checkpointing', step, device)
             del model
     where = f'{"x".join(map(str, shape))}, {"fp16 autocast" if cuda else "fp32"}'
     for checkpointing in (False, True):
@@ -167,6 +169,21 @@ def speed(args: argparse.Namespace, rows: Rows) -> None:
             rows.add(f'Swin-T fwd+bwd {where}, {label}: peak memory vs mmaction2',
                      f'{ours_m / ref_m:.2f} ({ours_m:.2f} / {ref_m:.2f} GiB)', '<= 0.7',
                      ours_m / ref_m <= 0.7)
+
+
+def print_profile(label: str, step: Callable[[], None], device: str, top: int = 18) -> None:
+    """Where one step's time goes: the operators and kernels of two steps by self time."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA]
+                                           if device.startswith('cuda') else [])
+    with profile(activities=activities) as prof:
+        for _ in range(2):
+            step()
+        sync(device)
+    key = 'self_device_time_total' if device.startswith('cuda') else 'self_cpu_time_total'
+    print(f'-- profile of 2 steps: {label}', flush=True)
+    print(prof.key_averages().table(sort_by=key, row_limit=top, max_name_column_width=60),
+          flush=True)
 
 
 # ------------------------------------------------------------------------------- train
@@ -218,6 +235,8 @@ def main() -> None:
     parser.add_argument('--device', default='cuda')
     parser.add_argument('--tiny', action='store_true', help='small shapes: a dry run')
     parser.add_argument('--compile', action='store_true', help='train with compile=True')
+    parser.add_argument('--profile', action='store_true',
+                        help='speed: also print where the time of a step goes (torch.profiler)')
     args = parser.parse_args()
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         sys.exit(f'error: --device {args.device} but torch sees no CUDA device '

@@ -7,8 +7,9 @@
 # Steps (benchmarks/gpu_check.py): exactness of the default attention path in fp32
 # (outputs and gradients vs the textbook formula), bf16 and fp16 autocast; Swin-T
 # 8x3x32x224x224 fwd+bwd time and peak memory vs mmaction2, with and without
-# use_checkpoint; 50 training iterations of configs/demo/swin-micro_synthetic.py with
-# --amp (fp16 + loss scaler) whose loss falls, then the same with compile=True; then
+# use_checkpoint, and a profile of where a step's time goes; 50 training iterations
+# of configs/demo/swin-micro_synthetic.py with --amp (fp16 + loss scaler) whose loss
+# falls, then the same with compile=True; then
 # benchmarks/gpu_sharded_step.py when that file exists. Every step runs even if an
 # earlier one failed; the Markdown table of all checks is printed at the end and the
 # exit status is 1 if any check or step failed.
@@ -42,7 +43,7 @@ run_step() {  # run_step NAME COMMAND...: a failing command adds a row and is re
 
 CHECK=(python benchmarks/gpu_check.py --device "$DEVICE" --rows "$ROWS" "${TINY[@]}")
 run_step exactness "${CHECK[@]}" exactness
-run_step speed "${CHECK[@]}" speed
+run_step speed "${CHECK[@]}" speed --profile
 run_step train "${CHECK[@]}" train
 run_step 'train compile' "${CHECK[@]}" train --compile
 # Sharded Swin-L step (another check, same contract): it reads GPU_CHECK_DEVICE,

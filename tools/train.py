@@ -12,7 +12,7 @@ import argparse
 
 from mmengine.config import Config
 
-from videoswin.engine.sharding import build_runner
+from videoswin.engine.runner import build_runner
 from videoswin.utils import register_all_modules
 from videoswin.utils.cli import add_common_args, load_config
 from videoswin.utils.config_check import check_config

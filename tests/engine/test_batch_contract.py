@@ -20,7 +20,7 @@ from videoswin.checkpoint import install_safe_loader
 from videoswin.engine.batch_contract import (BatchContract, mismatch_warning, read_contract,
                                              split_global_batch)
 from videoswin.engine.hooks import BatchContractHook
-from videoswin.engine.sharding import build_runner
+from videoswin.engine.runner import build_runner
 from videoswin.registry import DATASETS, MODELS
 from videoswin.utils import register_all_modules
 

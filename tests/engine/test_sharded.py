@@ -25,7 +25,8 @@ from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 from helpers import REPO_ROOT, free_port
 from videoswin.checkpoint.io import safe_load
 from videoswin.datasets.synthetic import make_synthetic_dataset
-from videoswin.engine.sharding import build_runner, is_swin_block, swin_block_wrap_policy
+from videoswin.engine.runner import build_runner
+from videoswin.engine.sharding import is_swin_block, swin_block_wrap_policy
 from videoswin.models.backbones.swin3d import SwinTransformer3D, SwinTransformerBlock3D
 from videoswin.registry import MODELS
 from videoswin.testing import random_state_dict

@@ -12,7 +12,10 @@ Sharding itself is torch's FSDP as mmengine wraps it; this module only supplies:
 * the CPU adaptation: mmengine passes ``device_id=LOCAL_RANK`` (a CUDA index) to FSDP;
   without a GPU the wrapper gets ``device_id=cpu`` and the processes talk over gloo;
 * ``FSDPStrategy`` in the videoswin scope: mmengine's, with the optimizer-state calls
-  fixed for torch >= 2.1 (see :class:`FSDPStrategy`).
+  fixed for torch >= 2.1 and ``compile`` applied to the network (see
+  :class:`FSDPStrategy`).
+
+:func:`videoswin.engine.runner.build_runner` picks the runner.
 """
 from typing import Union
 
@@ -20,13 +23,14 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine._strategy import FSDPStrategy as MMEngineFSDPStrategy
-from mmengine.runner import FlexibleRunner, Runner
 from torch import nn
 from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
 
 from videoswin.models.backbones.swin3d import SwinTransformerBlock3D
 from videoswin.registry import FUNCTIONS, STRATEGIES
+
+from .compile import compile_network
 
 #: the module class that is one FSDP unit and one activation-checkpointing region
 SHARDED_BLOCKS = {SwinTransformerBlock3D}
@@ -56,7 +60,13 @@ class FSDPStrategy(MMEngineFSDPStrategy):
     every resume failed with ``TypeError: unhashable type: 'dict'``. It also passed the
     optimizer *wrapper* to ``FSDP.optim_state_dict``; here the optimizer goes to FSDP and
     the AMP loss scaler's state is kept beside it, as ``AmpOptimWrapper`` keeps it.
+    ``compile`` compiles the network inside the FSDP wrapper, as the plain runner does.
     """
+
+    def compile_model(self, model: nn.Module, compile: Union[dict, bool] = False) -> nn.Module:
+        """Compile the network, not the training step (:mod:`videoswin.engine.compile`)."""
+        compile_network(model, compile)
+        return model
 
     def optim_state_dict(self) -> dict:
         state = FSDP.optim_state_dict(self.model, self.optim_wrapper.optimizer)
@@ -73,14 +83,6 @@ class FSDPStrategy(MMEngineFSDPStrategy):
         scaler = getattr(self.optim_wrapper, 'loss_scaler', None)
         if scaler is not None and scaler_state is not None:
             scaler.load_state_dict(scaler_state)
-
-
-def build_runner(cfg: Config) -> Union[Runner, FlexibleRunner]:
-    """``FlexibleRunner`` for a config with ``strategy``, else ``Runner``."""
-    if cfg.get('strategy') is None:
-        return Runner.from_cfg(cfg)
-    prepare_strategy(cfg)
-    return FlexibleRunner.from_cfg(cfg)
 
 
 def prepare_strategy(cfg: Config) -> None:

@@ -28,12 +28,13 @@ def onednn_matmul(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Te
 
 def onednn_usable(x: torch.Tensor) -> bool:
     """Whether ``x`` takes the oneDNN path (the switch enables it, oneDNN is built in)."""
-    return (_ONEDNN_LINEAR is not None and torch.backends.mkldnn.is_available()
-            and torch.backends.mkldnn.enabled and cpu_kernels.use('linear', x))
+    # the switch first: it is False under torch.compile before anything dynamo cannot trace
+    return (cpu_kernels.use('linear', x) and _ONEDNN_LINEAR is not None
+            and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled)
 
 
 class _OneDNNLinearFunction(torch.autograd.Function):
-    """Linear on 2D input with every matmul (forward, dX, dW) in oneDNN."""
+    """Linear on 2D input: forward and dX in oneDNN, dW in MKL."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor,
@@ -50,7 +51,10 @@ class _OneDNNLinearFunction(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_x = onednn_matmul(grad_out, weight.t(), None)
         if ctx.needs_input_grad[1]:
-            grad_weight = onednn_matmul(grad_out.t(), x.t(), None)
+            # MKL, not oneDNN: oneDNN wants both operands transposed and contiguous, and
+            # those (tokens x channels) transposing copies cost more than its faster
+            # GEMM saves (benchmarks/cpu_kernels.py, docs/backbone.md)
+            grad_weight = torch.mm(grad_out.t(), x)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad_out.sum(0)
         return grad_x, grad_weight, grad_bias
@@ -73,7 +77,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) 
 def linear_gelu(x: torch.Tensor, weight: torch.Tensor,
                 bias: Optional[torch.Tensor]) -> torch.Tensor:
     """``gelu(linear(x))``, fused into one oneDNN call when no gradient is needed."""
-    if _needs_grad(x, weight, bias) or not onednn_usable(x):
+    if not onednn_usable(x) or _needs_grad(x, weight, bias):
         return F.gelu(linear(x, weight, bias))
     flat = x.reshape(-1, x.shape[-1])
     out = onednn_matmul(flat, weight.detach(), None if bias is None else bias.detach(), 'gelu')

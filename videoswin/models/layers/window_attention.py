@@ -78,8 +78,15 @@ class ShiftWindowAttention3D(nn.Module):
             self._eval_masks = None
         return super().train(mode)
 
+    @torch.compiler.assume_constant_result
     def layout(self, x: torch.Tensor) -> WindowLayout:
-        """Window geometry for a (B, D, H, W, C) map (built once per shape and device)."""
+        """Window geometry for a (B, D, H, W, C) map (built once per shape and device).
+
+        A constant to ``torch.compile``: it depends only on the shape, device and this
+        module's window, which dynamo guards on, and building it is data-dependent index
+        plumbing (``unique``, ``tolist``) that would otherwise break the graph at every
+        block (tests/models/backbones/test_compile.py counts the breaks: none).
+        """
         batch, depth, height, width, _ = x.shape
         return window_layout((depth, height, width), self.window_size, self.shift_size,
                              batch, x.device)
