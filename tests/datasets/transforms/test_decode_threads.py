@@ -1,8 +1,8 @@
-"""Frame-threaded decoding (``VideoInit(num_threads=2)``) gives the single-threaded pixels.
+"""Threaded reading (``VideoInit(num_threads=2)``) gives the single-threaded pixels.
 
-With frame threads the decoder hands frames back a few packets late; the reader's
-skipping of non-reference frames and its restarts at later keyframes must not lose or
-alter any of them.
+With a helper thread, frames are converted and resized while later packets decode, and
+collected at the end of the read; the reader's skipping of non-reference frames and its
+restarts at later keyframes must not lose, reorder or alter any of them.
 """
 import subprocess
 import sys
@@ -24,7 +24,7 @@ def threaded(video, indices, short_side=None):
 
 
 @pytest.mark.parametrize('codec', ['h264', 'mpeg4', 'vp9', 'bframes'])
-def test_frame_threads_decode_the_reference_pixels(videos, codec):
+def test_threaded_reads_decode_the_reference_pixels(videos, codec):
     total = ClipReader(videos[codec]).total_frames
     cases = [np.arange(0, 32, 2) % total,                  # a training clip
              (np.arange(32) * 2 + total - 20) % total,     # looping past the end
@@ -35,7 +35,7 @@ def test_frame_threads_decode_the_reference_pixels(videos, codec):
         assert np.array_equal(np.stack(threaded(videos[codec], indices)['imgs']), expected)
 
 
-def test_frame_threads_with_resize(videos):
+def test_threaded_reads_with_resize(videos):
     indices = np.arange(3, 60, 4)
     expected = ours(videos['bframes'], indices, short_side=40)['imgs']
     got = threaded(videos['bframes'], indices, short_side=40)['imgs']

@@ -17,6 +17,7 @@ stamps sorted), so ``total_frames`` and the decoded pixels are the same as decor
 sequentially from the start instead.
 """
 import bisect
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -46,6 +47,13 @@ def _describe(err: Exception) -> str:
     return getattr(err, 'strerror', None) or str(err)
 
 
+def to_rgb(frame) -> Frame:
+    """A decoded frame as (H, W, 3) uint8 RGB. The converter's threads are set: PyAV's
+    default (0 = automatic) starts a thread per hardware CPU in every loader worker (64 on
+    a 64-CPU host, whatever the worker's affinity), which costs more CPU than it saves."""
+    return frame.to_ndarray(format='rgb24', threads=1)
+
+
 def _import_av():
     import av  # imported lazily: most of the package does not need PyAV
     return av
@@ -56,9 +64,12 @@ class ClipReader:
 
     Args:
         path: the video file.
-        num_threads: decoder threads. 1 keeps one core per loader worker (what the
-            recipes assume); more use FFmpeg's frame threading (the same pixels; more
-            clips/s per worker, not per core: benchmarks/data.py shows both).
+        num_threads: threads per read. 1 keeps one core per loader worker (what the
+            recipes assume). With more, decoding stays on the calling thread and the
+            RGB conversion and ``postprocess`` of each frame run on ``num_threads - 1``
+            helper threads while the next frames decode: the same pixels, more clips/s
+            per worker where the worker has a spare core, not more per core
+            (benchmarks/data.py shows both).
     """
 
     def __init__(self, path: str, num_threads: int = 1) -> None:
@@ -73,10 +84,15 @@ class ClipReader:
             raise VideoReadError(self.path, 'no video stream')
         self._stream = self._container.streams.video[0]
         codec = self._stream.codec_context
-        codec.thread_count = max(1, int(num_threads))
-        # frame threading: x264 writes one slice per frame, so slice threads sit idle
-        codec.thread_type = 'FRAME' if num_threads > 1 else 'NONE'
+        # the decoder itself stays single-threaded: FFmpeg's frame threading restarts at
+        # every seek and measured no faster here, and x264 writes one slice per frame
+        codec.thread_count = 1
+        codec.thread_type = 'NONE'
         self._threads = max(1, int(num_threads))
+        # with more threads, RGB conversion and post-processing of a frame run beside
+        # the decoding of the next ones (decoding is ~2/3 of a clip's time)
+        self._pool = (ThreadPoolExecutor(self._threads - 1, thread_name_prefix='clip-reader')
+                      if self._threads > 1 else None)
         self._index_packets()
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 30.0
@@ -150,12 +166,6 @@ class ClipReader:
             seen.add(int(i))
         return out
 
-    def _rgb(self, frame) -> Frame:
-        """The frame as (H, W, 3) uint8 RGB. The converter's threads are set: PyAV's default
-        (0 = automatic) starts a thread per hardware CPU in every loader worker (64 on a
-        64-CPU host, whatever the worker's affinity), which costs more CPU than it saves."""
-        return frame.to_ndarray(format='rgb24', threads=self._threads)
-
     def _read_seeking(self, wanted: List[int],
                       postprocess: Callable[[Frame], Frame]) -> Dict[int, Frame]:
         wanted_set = set(wanted)
@@ -167,7 +177,7 @@ class ClipReader:
             for frame in decoded:
                 index = self._index.get(frame.pts)
                 if index in wanted_set and index not in frames:
-                    frames[index] = postprocess(self._rgb(frame))
+                    frames[index] = self._finish(frame, postprocess)
 
         while pending:
             keyframe = self._keyframe_before(pending[0])
@@ -193,7 +203,18 @@ class ClipReader:
                 pending.pop(0)
             if not jump:
                 break  # end of the stream: whatever is still pending is missing
-        return frames
+        return {index: self._result(frame) for index, frame in frames.items()}
+
+    def _finish(self, frame, postprocess: Callable[[Frame], Frame]):
+        """RGB + post-processing of a decoded frame: now, or on the pool (a future)."""
+        if self._pool is None:
+            return postprocess(to_rgb(frame))
+        # nothing submitted refers to the reader, so it is never freed on a helper thread
+        return self._pool.submit(lambda: postprocess(to_rgb(frame)))
+
+    @staticmethod
+    def _result(frame) -> Frame:
+        return frame.result() if isinstance(frame, Future) else frame
 
     def _read_sequential(self, wanted: set,
                          postprocess: Callable[[Frame], Frame]) -> Dict[int, Frame]:
@@ -203,12 +224,15 @@ class ClipReader:
         last = max(wanted) if wanted else -1
         for index, frame in enumerate(self._container.decode(self._stream)):
             if index in wanted:
-                frames[index] = postprocess(self._rgb(frame))
+                frames[index] = postprocess(to_rgb(frame))
             if index >= last:
                 break
         return frames
 
     def close(self) -> None:
+        pool, self._pool = getattr(self, '_pool', None), None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         container, self._container = getattr(self, '_container', None), None
         if container is not None:
             container.close()

@@ -30,7 +30,9 @@ class VideoInit(BaseTransform):
     Added keys: ``video_reader``, ``total_frames``, ``avg_fps``.
 
     Args:
-        num_threads: decoder threads per loader worker (1, as DecordInit's default).
+        num_threads: threads per loader worker (1, as DecordInit's default); with 2,
+            frames are converted and resized on a helper thread while the next ones
+            decode (see :class:`ClipReader`).
     """
 
     def __init__(self, num_threads: int = 1) -> None:
