@@ -8,7 +8,7 @@ from mmengine.config import Config
 from torch import nn
 
 from helpers import REPO_ROOT
-from helpers.train_runs import run_train, weights_of
+from helpers.train_runs import CONFIG, run_train, weights_of
 from videoswin.datasets.synthetic import make_synthetic_dataset
 from videoswin.engine.compile import compile_network, compile_options
 from videoswin.engine.runner import Runner, build_runner
@@ -89,20 +89,10 @@ def test_train_tool_with_amp_and_compile(tmp_path):
     compiles train_step; on a GPU (H200, torch 2.11) dynamo failed inside its autocast."""
     data = tmp_path / 'data'
     make_synthetic_dataset(data, num_train=4, num_val=1, num_frames=20, ssv2_style=False)
+    base = tmp_path / 'base.py'
+    base.write_text(CONFIG.format(repo=REPO_ROOT, data=data))
     config = tmp_path / 'compiled.py'
-    config.write_text(f"""
-_base_ = ['{DEMO}']
-train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(ann_file='{data}/train_list.txt', data_prefix=dict(video='{data}/train')))
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-train_cfg = dict(max_epochs=1, val_interval=1)
-default_hooks = dict(logger=dict(interval=1))
-env_cfg = dict(num_threads=1)
-compile = True
-""")
+    config.write_text(f"_base_ = ['{base}']\ntrain_cfg = dict(max_epochs=1)\ncompile = True\n")
     work_dir = tmp_path / 'run'
     run_train(config, work_dir, '--amp')
     log = (tmp_path / 'run.out').read_text()
