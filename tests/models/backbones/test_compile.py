@@ -40,3 +40,21 @@ def test_backbone_compiles_to_one_graph_per_shape():
     explained = torch._dynamo.explain(model)(torch.randn(1, 3, 4, 56, 56))
     assert explained.graph_break_count == 0, explained.break_reasons
     assert explained.graph_count == 1
+
+
+@pytest.mark.slow
+def test_two_backbones_with_other_windows_compile_to_their_own_graphs():
+    """The layouts are constants to dynamo, so its guards must cover what they depend on:
+    a second backbone with another window (same input shape) must not reuse the first
+    one's graph and its index tensors."""
+    torch.manual_seed(0)
+    clip = torch.randn(1, 3, 4, 56, 56)
+    for window in ((2, 7, 4), (2, 4, 7)):  # the same bias-table and index shapes
+        model = MODELS.build(dict(type='SwinTransformer3D', embed_dim=16, depths=(2, 1, 1, 1),
+                                  num_heads=(1, 1, 1, 1), window_size=window))
+        model.init_weights()
+        model.eval()
+        with torch.no_grad():
+            eager = model(clip)
+            model.compile()
+            torch.testing.assert_close(model(clip), eager, rtol=0, atol=1e-4, msg=str(window))

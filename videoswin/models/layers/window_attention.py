@@ -25,6 +25,16 @@ from .window_ops import WindowLayout, partition_windows, relative_position_index
     reverse_windows, window_layout
 
 
+@torch.compiler.assume_constant_result
+def constant_layout(grid: Tuple[int, int, int], window_size: Tuple[int, int, int],
+                    shift_size: Tuple[int, int, int], batch: int,
+                    device: torch.device) -> WindowLayout:
+    """:func:`window_layout`, which dynamo calls while tracing and treats as a constant
+    (a pure function of its hashable arguments; an ``lru_cache`` object cannot carry the
+    mark itself)."""
+    return window_layout(grid, window_size, shift_size, batch, device)
+
+
 class ShiftWindowAttention3D(nn.Module):
     """W-MSA / SW-MSA on a (B, D, H, W, C) map; parameter names are the official ones.
 
@@ -78,18 +88,18 @@ class ShiftWindowAttention3D(nn.Module):
             self._eval_masks = None
         return super().train(mode)
 
-    @torch.compiler.assume_constant_result
     def layout(self, x: torch.Tensor) -> WindowLayout:
         """Window geometry for a (B, D, H, W, C) map (built once per shape and device).
 
-        A constant to ``torch.compile``: it depends only on the shape, device and this
-        module's window, which dynamo guards on, and building it is data-dependent index
-        plumbing (``unique``, ``tolist``) that would otherwise break the graph at every
-        block (tests/models/backbones/test_compile.py counts the breaks: none).
+        A constant to ``torch.compile`` (see :func:`constant_layout`): building it is
+        data-dependent index plumbing (``unique``, ``tolist``) that would otherwise break
+        the graph at every block (tests/models/backbones/test_compile.py counts the
+        breaks: none). Everything it depends on is read here, in traced code, so that
+        dynamo guards on it: the shape, the device and this module's window and shift.
         """
         batch, depth, height, width, _ = x.shape
-        return window_layout((depth, height, width), self.window_size, self.shift_size,
-                             batch, x.device)
+        return constant_layout((depth, height, width), self.window_size, self.shift_size,
+                               batch, x.device)
 
     def execution_path(self, x: torch.Tensor) -> str:
         """'sdpa' | 'cpu_backward' | 'cpu_chunked': how :meth:`forward` computes ``x``.
