@@ -57,6 +57,10 @@ CASES = [
      1, r'model\.backbone\.drop_path_rate: 1\.5 is not a number in \[0, 1\)'),
     ('tools/train.py', '{config} --work-dir {work} --cfg-options train_dataloader.num_workers=-2',
      1, r'train_dataloader\.num_workers: -2 is not an integer >= 0'),
+    ('tools/train.py', '{root}/micor.py --work-dir {work}',
+     1, r'micor\.py: no such config file \(did you mean \S+/micro\.py\?\)'),
+    ('tools/test.py', '{root}/nowhere/micro.py {bad_ckpt} --work-dir {work}',
+     1, r'nowhere/micro\.py: no such config file \(folder \S+/nowhere does not exist'),
     ('tools/train.py', '{typo_config} --work-dir {work}',
      1, r"trian_dataloader: not a config key anything reads \(did you mean 'train_dataloader'\?\)"),
     ('tools/test.py', '{config} {bad_ckpt} --work-dir {work} --cfg-options '

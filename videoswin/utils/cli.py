@@ -7,6 +7,8 @@ modules, :func:`read_config` (or :func:`load_config` for the runner tools), then
 ``check_config``, and only then build anything; ``run_cli`` turns a failure into one line.
 """
 import argparse
+import difflib
+import os
 import os.path as osp
 from typing import Any, Callable, Optional, TypeVar
 
@@ -68,12 +70,25 @@ def load_config(args: argparse.Namespace) -> Config:
 
 def read_config(path: str, options: Optional[dict] = None) -> Config:
     """The config file with the ``--cfg-options`` items applied; an item whose first
-    part is no key of the config (nor one the runner reads) is refused."""
+    part is no key of the config (nor one the runner reads) is refused. A config file
+    that does not exist is named with the closest file names beside it."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no such config file{_closest_files(path)}')
     cfg = Config.fromfile(path)
     if options:
         check_option_keys(cfg, options)
         cfg.merge_from_dict(options)
     return cfg
+
+
+def _closest_files(path: str) -> str:
+    """`` (did you mean ...?)`` with up to 3 similar names in the same folder, or ''."""
+    folder, name = osp.split(path)
+    if not osp.isdir(folder or '.'):
+        return f' (folder {folder} does not exist either)'
+    names = [n for n in os.listdir(folder or '.') if n.endswith('.py')]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.8)
+    return f' (did you mean {", ".join(osp.join(folder, n) for n in close)}?)' if close else ''
 
 
 def exit_on_bad_checkpoint(work: Callable[[], T]) -> T:
